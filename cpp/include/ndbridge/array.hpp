@@ -1,0 +1,137 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ndbridge/dtype.hpp"
+#include "ndbridge/error.hpp"
+
+namespace ndbridge {
+
+/// Dimensions of an array, outermost first (numpy's `shape`).
+using Shape = std::vector<std::uint64_t>;
+
+/// Number of elements of `shape` (1 for a 0-d array). Throws FormatError
+/// naming `what` when the product, or the product times `itemsize`, does not
+/// fit in 64 bits — a shape read from a file is never trusted.
+std::uint64_t checked_element_count(const Shape& shape, std::size_t itemsize,
+                                    const std::string& what);
+
+/// A non-owning, read-only view of elements anywhere in memory, described by
+/// numpy's terms: dtype, shape and byte strides (which may be negative or
+/// zero). Writers take views so they can write strided data without a copy.
+class ArrayView {
+ public:
+  /// A view with explicit byte strides (one per dimension).
+  ArrayView(const void* data, DType dtype, Shape shape, std::vector<std::int64_t> strides);
+
+  /// A view of densely packed elements in C (row-major) or Fortran order.
+  static ArrayView contiguous(const void* data, DType dtype, Shape shape,
+                              bool fortran_order = false);
+
+  const std::byte* data() const noexcept { return data_; }
+  const DType& dtype() const noexcept { return dtype_; }
+  const Shape& shape() const noexcept { return shape_; }
+  const std::vector<std::int64_t>& strides() const noexcept { return strides_; }
+  std::size_t ndim() const noexcept { return shape_.size(); }
+  /// Number of elements.
+  std::uint64_t size() const noexcept;
+  /// size() * itemsize.
+  std::uint64_t nbytes() const noexcept;
+  /// True when the elements are densely packed in row-major order.
+  bool is_c_contiguous() const noexcept;
+  /// True when the elements are densely packed in column-major order.
+  bool is_f_contiguous() const noexcept;
+
+ private:
+  const std::byte* data_;
+  DType dtype_;
+  Shape shape_;
+  std::vector<std::int64_t> strides_;
+};
+
+/// An n-dimensional array whose elements are densely packed in C or Fortran
+/// order, as an .npy file stores them. It owns its memory — a heap buffer, or
+/// a read-only memory map of a file — and is move-only, so a copy is always
+/// explicit. Elements keep the byte order they were stored with; call
+/// `to_native_byte_order()` before using them as C++ values if `dtype()` says
+/// they are not native.
+class Array {
+ public:
+  /// Allocates an array whose elements are left uninitialized (not zeroed:
+  /// the reader overwrites every byte, so zero-filling would be wasted work).
+  static Array uninitialized(DType dtype, Shape shape, bool fortran_order = false);
+
+  /// Takes over memory owned by `storage` (kept alive as long as the array);
+  /// `data` points at the first element inside it.
+  Array(DType dtype, Shape shape, bool fortran_order, std::shared_ptr<const void> storage,
+        std::byte* data, bool writable);
+
+  Array(Array&&) noexcept = default;
+  Array& operator=(Array&&) noexcept = default;
+  Array(const Array&) = delete;
+  Array& operator=(const Array&) = delete;
+
+  const DType& dtype() const noexcept { return dtype_; }
+  const Shape& shape() const noexcept { return shape_; }
+  std::size_t ndim() const noexcept { return shape_.size(); }
+  /// True when elements are stored in column-major (Fortran) order.
+  bool fortran_order() const noexcept { return fortran_order_; }
+  /// Number of elements (1 for a 0-d array).
+  std::uint64_t size() const noexcept { return size_; }
+  /// size() * dtype().itemsize().
+  std::uint64_t nbytes() const noexcept { return size_ * dtype_.itemsize(); }
+  /// False for memory-mapped arrays, whose pages belong to the file.
+  bool writable() const noexcept { return writable_; }
+
+  /// The raw element bytes.
+  const std::byte* bytes() const noexcept { return data_; }
+  /// The raw element bytes, for writing; throws UsageError if not writable().
+  std::byte* mutable_bytes();
+
+  /// Typed access. Throws UsageError unless T's dtype (`DType::of<T>()`)
+  /// equals dtype() — so a big-endian array must be converted first — and
+  /// the data is suitably aligned for T.
+  template <class T>
+  const T* data() const {
+    check_element_type(DType::of<T>(), alignof(T));
+    return reinterpret_cast<const T*>(data_);
+  }
+  /// Typed mutable access; see the const overload.
+  template <class T>
+  T* data() {
+    check_element_type(DType::of<T>(), alignof(T));
+    return reinterpret_cast<T*>(mutable_bytes());
+  }
+
+  /// Swaps the bytes of every element in place if they are not in native
+  /// order and updates dtype() to match. Throws UsageError if not writable().
+  void to_native_byte_order();
+
+  /// A view of the whole array.
+  ArrayView view() const;
+  /// A view of rows [start, stop) along the first axis (no copy). Throws
+  /// UsageError for 0-d arrays and ranges outside the first axis.
+  ArrayView rows(std::uint64_t start, std::uint64_t stop) const;
+
+ private:
+  void check_element_type(const DType& wanted, std::size_t alignment) const;
+
+  DType dtype_;
+  Shape shape_;
+  bool fortran_order_;
+  std::uint64_t size_;
+  std::shared_ptr<const void> storage_;
+  std::byte* data_;
+  bool writable_;
+};
+
+/// Checks that [start, stop) is a valid range of rows for `shape` and throws
+/// UsageError naming `what` otherwise.
+void check_row_range(const Shape& shape, std::uint64_t start, std::uint64_t stop,
+                     const std::string& what);
+
+}  // namespace ndbridge

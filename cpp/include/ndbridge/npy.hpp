@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <iosfwd>
+#include <string>
+
+#include "ndbridge/array.hpp"
+#include "ndbridge/dtype.hpp"
+
+namespace ndbridge {
+
+/// What an .npy header says, plus where the data starts.
+struct NpyHeader {
+  DType dtype{Kind::UInt, 1, ByteOrder::NotApplicable};
+  Shape shape;
+  bool fortran_order = false;
+  int version_major = 1;  ///< 1, 2 or 3
+  int version_minor = 0;
+  std::uint64_t data_offset = 0;  ///< bytes from the start of the file to the data
+  std::uint64_t data_bytes = 0;   ///< element count times itemsize, overflow-checked
+};
+
+/// Reads and validates the header of an .npy file: magic, version, length,
+/// the header dictionary (any valid spelling: key order, quotes, spacing,
+/// trailing commas, Python 2 "L" suffixes) and the dtype. Does not check the
+/// data length; the readers below do. Throws FormatError, UnsupportedError or
+/// IOError, each naming the file.
+NpyHeader read_npy_header(const std::filesystem::path& path);
+/// Stream overload; `name` is used in error messages.
+NpyHeader read_npy_header(std::istream& in, const std::string& name = "<stream>");
+
+/// Reads a whole .npy file. The data is read straight into an uninitialized
+/// buffer after checking that the file holds as many bytes as the header
+/// promises, so a lying header gives FormatError, never a huge allocation.
+Array read_npy(const std::filesystem::path& path);
+/// Stream overload. A seekable stream is size-checked up front; from a
+/// non-seekable one the data is read in bounded steps.
+Array read_npy(std::istream& in, const std::string& name = "<stream>");
+
+/// Reads rows [start, stop) along the first axis, touching only the bytes of
+/// those rows. The result keeps the file's memory order. Throws UsageError
+/// for a 0-d array or a range outside the first axis.
+Array read_npy_rows(const std::filesystem::path& path, std::uint64_t start, std::uint64_t stop);
+/// Stream overload; the stream must be seekable.
+Array read_npy_rows(std::istream& in, std::uint64_t start, std::uint64_t stop,
+                    const std::string& name = "<stream>");
+
+/// Memory-maps an .npy file read-only and returns an array over the mapped
+/// data without copying: the cost does not depend on the file size. Pages are
+/// read on first access. The array is not writable().
+Array map_npy(const std::filesystem::path& path);
+
+/// The full .npy preamble (magic, version, length, header dictionary, padding)
+/// for an array of this dtype, shape and order, byte-identical to what
+/// `numpy.save` writes: the version is the oldest that holds the header and
+/// the data starts at a multiple of 64 bytes.
+std::string make_npy_header(const DType& dtype, const Shape& shape, bool fortran_order);
+
+/// Writes `array` (contiguous or strided) as an .npy file. Contiguous data is
+/// written as it is (Fortran-ordered data keeps its order, as numpy does);
+/// strided data is gathered into C order in bounded chunks. The file is
+/// written under a temporary name in the same folder, flushed to disk and
+/// renamed into place only when complete.
+void write_npy(const std::filesystem::path& path, const ArrayView& array);
+/// Stream overload; `name` is used in error messages.
+void write_npy(std::ostream& out, const ArrayView& array, const std::string& name = "<stream>");
+
+}  // namespace ndbridge

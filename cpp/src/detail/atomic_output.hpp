@@ -1,0 +1,35 @@
+#pragma once
+
+#include <filesystem>
+
+#include "detail/file.hpp"
+
+namespace ndbridge::detail {
+
+/// A file written under a temporary name beside its destination and renamed
+/// into place by commit(). Until then the destination is untouched; if the
+/// object is destroyed without commit() (an exception, a failed write) the
+/// temporary file is removed, so no half-written file ever carries the final
+/// name.
+class AtomicOutput {
+ public:
+  /// Creates the temporary file (mode 0666 minus umask, like any new file).
+  explicit AtomicOutput(const std::filesystem::path& destination);
+  AtomicOutput(const AtomicOutput&) = delete;
+  AtomicOutput& operator=(const AtomicOutput&) = delete;
+  ~AtomicOutput();
+
+  /// The temporary file to write into. Its name() is the destination's, so
+  /// messages name the file the user asked for.
+  File& file() noexcept { return file_; }
+  /// Flushes to disk, closes and renames over the destination.
+  void commit();
+
+ private:
+  std::filesystem::path destination_;
+  std::filesystem::path temporary_;
+  File file_;
+  bool committed_ = false;
+};
+
+}  // namespace ndbridge::detail

@@ -1,0 +1,101 @@
+#include "detail/file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <utility>
+
+#include "ndbridge/error.hpp"
+
+namespace ndbridge::detail {
+
+namespace {
+// Linux transfers at most this much per read/write call.
+constexpr std::size_t kMaxTransfer = std::size_t{1} << 30;
+}  // namespace
+
+std::string quote(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+
+void throw_io(const std::string& what, int err) {
+  throw IOError(what + ": " + std::strerror(err), err);
+}
+
+File File::open_read(const std::filesystem::path& path) {
+  int fd;
+  do {
+    fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) throw_io("cannot open " + quote(path) + " for reading", errno);
+  File file(fd, quote(path));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw_io("cannot stat " + file.name(), errno);
+  if (S_ISDIR(st.st_mode)) throw_io("cannot read " + file.name(), EISDIR);
+  return file;
+}
+
+File::File(File&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
+
+File& File::operator=(File&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    name_ = std::move(other.name_);
+  }
+  return *this;
+}
+
+File::~File() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::uint64_t File::size() const {
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) throw_io("cannot stat " + name_, errno);
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+std::size_t File::read_at(void* buffer, std::size_t n, std::uint64_t offset) const {
+  auto* out = static_cast<char*>(buffer);
+  std::size_t done = 0;
+  while (done < n) {
+    const std::size_t want = std::min(n - done, kMaxTransfer);
+    const ssize_t got = ::pread(fd_, out + done, want, static_cast<off_t>(offset + done));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw_io("cannot read " + name_, errno);
+    }
+    if (got == 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  return done;
+}
+
+void File::write_all(const void* buffer, std::size_t n) {
+  const auto* in = static_cast<const char*>(buffer);
+  while (n > 0) {
+    const ssize_t put = ::write(fd_, in, std::min(n, kMaxTransfer));
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      throw_io("cannot write " + name_, errno);
+    }
+    in += put;
+    n -= static_cast<std::size_t>(put);
+  }
+}
+
+void File::sync() {
+  if (::fsync(fd_) != 0 && errno != EINVAL) throw_io("cannot flush " + name_ + " to disk", errno);
+}
+
+void File::close() {
+  const int fd = std::exchange(fd_, -1);
+  // Linux closes the descriptor even when close() reports EINTR: never retry.
+  if (fd >= 0 && ::close(fd) != 0 && errno != EINTR) throw_io("cannot close " + name_, errno);
+}
+
+}  // namespace ndbridge::detail

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace ndbridge::detail {
+
+/// "'path'": how every message names a file.
+std::string quote(const std::filesystem::path& path);
+
+/// Throws IOError "<what>: <strerror(err)>" carrying `err`.
+[[noreturn]] void throw_io(const std::string& what, int err);
+
+/// An open POSIX file descriptor, closed on destruction. Every failure throws
+/// IOError naming the file.
+class File {
+ public:
+  /// Opens an existing file for reading.
+  static File open_read(const std::filesystem::path& path);
+
+  File(int fd, std::string name) noexcept : fd_(fd), name_(std::move(name)) {}
+  File(File&& other) noexcept;
+  File& operator=(File&& other) noexcept;
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+  ~File();
+
+  int fd() const noexcept { return fd_; }
+  /// The quoted path, for messages.
+  const std::string& name() const noexcept { return name_; }
+  /// Current size in bytes (fstat).
+  std::uint64_t size() const;
+  /// Reads up to `n` bytes at `offset`; returns fewer only at end of file.
+  std::size_t read_at(void* buffer, std::size_t n, std::uint64_t offset) const;
+  /// Appends all `n` bytes at the current position.
+  void write_all(const void* buffer, std::size_t n);
+  /// Flushes data to the device.
+  void sync();
+  /// Closes and reports a failed close (which can mean lost writes).
+  void close();
+
+ private:
+  int fd_;
+  std::string name_;
+};
+
+}  // namespace ndbridge::detail

@@ -1,0 +1,24 @@
+#include "detail/mapping.hpp"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <limits>
+
+namespace ndbridge::detail {
+
+std::shared_ptr<Mapping> Mapping::map(const File& file, std::uint64_t size) {
+  if (size > std::numeric_limits<std::size_t>::max()) {
+    throw_io("cannot map " + file.name() + " (larger than the address space)", EFBIG);
+  }
+  const auto length = static_cast<std::size_t>(size);
+  void* base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, file.fd(), 0);
+  if (base == MAP_FAILED) throw_io("cannot map " + file.name() + " into memory", errno);
+  return std::make_shared<Mapping>(static_cast<const std::byte*>(base), length);
+}
+
+Mapping::~Mapping() {
+  ::munmap(const_cast<std::byte*>(base_), size_);
+}
+
+}  // namespace ndbridge::detail

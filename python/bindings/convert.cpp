@@ -1,0 +1,46 @@
+#include "convert.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace py = pybind11;
+
+namespace ndbridge::python {
+
+namespace {
+
+py::dtype numpy_dtype(const DType& dtype) {
+  // np.dtype("<U7") etc.: numpy's own parser, not pybind11's buffer-format one.
+  return py::dtype::from_args(py::str(dtype.descr()));
+}
+
+}  // namespace
+
+py::array to_numpy(const ArrayView& view, py::object owner, bool writable) {
+  std::vector<py::ssize_t> shape(view.shape().begin(), view.shape().end());
+  std::vector<py::ssize_t> strides(view.strides().begin(), view.strides().end());
+  py::array out(numpy_dtype(view.dtype()), std::move(shape), std::move(strides), view.data(),
+                owner);
+  if (!writable) out.attr("flags").attr("writeable") = false;
+  return out;
+}
+
+py::array to_numpy(Array&& array) {
+  auto* owned = new Array(std::move(array));
+  py::capsule owner(owned, [](void* p) { delete static_cast<Array*>(p); });
+  return to_numpy(owned->view(), owner, owned->writable());
+}
+
+ArrayView from_numpy(const py::array& array) {
+  const auto descr = array.dtype().attr("str").cast<std::string>();
+  const DType dtype = DType::from_descr(descr);
+  if (dtype.itemsize() != static_cast<std::size_t>(array.itemsize())) {
+    throw UnsupportedError("dtype " + descr + " has an itemsize ndbridge does not expect");
+  }
+  Shape shape(array.shape(), array.shape() + array.ndim());
+  std::vector<std::int64_t> strides(array.strides(), array.strides() + array.ndim());
+  return ArrayView(array.data(), dtype, std::move(shape), std::move(strides));
+}
+
+}  // namespace ndbridge::python

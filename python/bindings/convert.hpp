@@ -1,0 +1,21 @@
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "ndbridge/array.hpp"
+
+namespace ndbridge::python {
+
+/// Hands an Array to numpy without copying: the ndarray keeps it alive. The
+/// dtype is built by numpy from DType::descr(), so the mapping has one home.
+pybind11::array to_numpy(Array&& array);
+
+/// A numpy array over `view`, whose memory `owner` keeps alive.
+pybind11::array to_numpy(const ArrayView& view, pybind11::object owner, bool writable);
+
+/// Describes a numpy array's memory as an ArrayView (no copy). Throws
+/// UnsupportedError for dtypes without a C++ counterpart.
+ArrayView from_numpy(const pybind11::array& array);
+
+}  // namespace ndbridge::python

@@ -1,0 +1,21 @@
+// ndbridge._core: the C++ library as seen from Python. It converts types and
+// maps exceptions, nothing more; the documented API is ndbridge.cpp.
+#include <pybind11/pybind11.h>
+
+#include "errors.hpp"
+#include "ndbridge/dtype.hpp"
+#include "ndbridge/version.hpp"
+#include "npy.hpp"
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "ndbridge's C++ library (private; use ndbridge.cpp)";
+  m.attr("__version__") = NDBRIDGE_VERSION_STRING;
+  ndbridge::python::register_errors(m);
+  ndbridge::python::register_npy(m);
+  m.def(
+      "canonical_descr",
+      [](const std::string& descr) { return ndbridge::DType::from_descr(descr).descr(); },
+      py::arg("descr"));
+}

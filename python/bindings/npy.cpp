@@ -1,0 +1,56 @@
+#include "npy.hpp"
+
+#include <pybind11/stl/filesystem.h>
+
+#include <utility>
+
+#include "convert.hpp"
+#include "ndbridge/npy.hpp"
+
+namespace py = pybind11;
+
+namespace ndbridge::python {
+
+void register_npy(py::module_& m) {
+  m.def(
+      "read_npy",
+      [](const std::filesystem::path& path, bool mmap) {
+        Array array = [&] {
+          py::gil_scoped_release release;
+          return mmap ? map_npy(path) : read_npy(path);
+        }();
+        return to_numpy(std::move(array));
+      },
+      py::arg("path"), py::arg("mmap"));
+  m.def(
+      "read_npy_rows",
+      [](const std::filesystem::path& path, std::uint64_t start, std::uint64_t stop,
+         bool mmap) -> py::array {
+        if (!mmap) {
+          Array rows = [&] {
+            py::gil_scoped_release release;
+            return read_npy_rows(path, start, stop);
+          }();
+          return to_numpy(std::move(rows));
+        }
+        Array mapped = [&] {
+          py::gil_scoped_release release;
+          return map_npy(path);
+        }();
+        check_row_range(mapped.shape(), start, stop, "'" + path.string() + "'");
+        auto* owned = new Array(std::move(mapped));
+        py::capsule owner(owned, [](void* p) { delete static_cast<Array*>(p); });
+        return to_numpy(owned->rows(start, stop), owner, false);
+      },
+      py::arg("path"), py::arg("start"), py::arg("stop"), py::arg("mmap"));
+  m.def(
+      "write_npy",
+      [](const std::filesystem::path& path, const py::array& array) {
+        const ArrayView view = from_numpy(array);
+        py::gil_scoped_release release;
+        write_npy(path, view);
+      },
+      py::arg("path"), py::arg("array"));
+}
+
+}  // namespace ndbridge::python

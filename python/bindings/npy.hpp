@@ -1,0 +1,10 @@
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+namespace ndbridge::python {
+
+/// read_npy, read_npy_rows, write_npy.
+void register_npy(pybind11::module_& m);
+
+}  // namespace ndbridge::python
