@@ -119,7 +119,7 @@ DType::DType(Kind kind, std::size_t itemsize, ByteOrder order)
   }
 }
 
-DType DType::from_descr(std::string_view descr) { return detail::parse_descr(descr, "dtype"); }
+DType DType::from_descr(std::string_view descr) { return detail::parse_descr(descr, ""); }
 
 std::string DType::descr() const {
   const std::size_t count = kind_ == Kind::Unicode ? itemsize_ / 4 : itemsize_;

@@ -1,5 +1,6 @@
 #include "convert.hpp"
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,15 +33,18 @@ py::array to_numpy(Array&& array) {
   return to_numpy(owned->view(), owner, owned->writable());
 }
 
-ArrayView from_numpy(const py::array& array) {
+ArrayView from_numpy(const py::array& array, const std::string& context) {
   const auto descr = array.dtype().attr("str").cast<std::string>();
-  const DType dtype = DType::from_descr(descr);
-  if (dtype.itemsize() != static_cast<std::size_t>(array.itemsize())) {
-    throw UnsupportedError("dtype " + descr + " has an itemsize ndbridge does not expect");
+  // Structured dtypes spell themselves "|V<n>", which from_descr refuses.
+  std::optional<DType> dtype;
+  try {
+    dtype = DType::from_descr(descr);
+  } catch (const Error& e) {
+    throw UnsupportedError(context + ": cannot store this array: " + e.what());
   }
   Shape shape(array.shape(), array.shape() + array.ndim());
   std::vector<std::int64_t> strides(array.strides(), array.strides() + array.ndim());
-  return ArrayView(array.data(), dtype, std::move(shape), std::move(strides));
+  return ArrayView(array.data(), *dtype, std::move(shape), std::move(strides));
 }
 
 }  // namespace ndbridge::python

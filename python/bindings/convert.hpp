@@ -3,9 +3,15 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <filesystem>
+#include <string>
+
 #include "ndbridge/array.hpp"
 
 namespace ndbridge::python {
+
+/// How messages name a file: 'path', as the C++ library does.
+inline std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
 /// Hands an Array to numpy without copying: the ndarray keeps it alive. The
 /// dtype is built by numpy from DType::descr(), so the mapping has one home.
@@ -15,7 +21,8 @@ pybind11::array to_numpy(Array&& array);
 pybind11::array to_numpy(const ArrayView& view, pybind11::object owner, bool writable);
 
 /// Describes a numpy array's memory as an ArrayView (no copy). Throws
-/// UnsupportedError for dtypes without a C++ counterpart.
-ArrayView from_numpy(const pybind11::array& array);
+/// UnsupportedError, starting with `context` (the file it was to be written
+/// to), for dtypes without a C++ counterpart.
+ArrayView from_numpy(const pybind11::array& array, const std::string& context);
 
 }  // namespace ndbridge::python

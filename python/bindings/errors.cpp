@@ -14,6 +14,15 @@ py::object error_class(const char* name) {
   return py::module_::import("ndbridge._errors").attr(name);
 }
 
+// Messages quote file names, which on Linux are bytes and need not be UTF-8.
+py::str message(const std::exception& e) {
+  const std::string text = e.what();
+  PyObject* s = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()),
+                                     "backslashreplace");
+  if (s == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(s);
+}
+
 }  // namespace
 
 void register_errors(py::module_& m) {
@@ -24,18 +33,18 @@ void register_errors(py::module_& m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const ndbridge::FormatError& e) {
-      py::set_error(error_class("FormatError"), e.what());
+      py::set_error(error_class("FormatError"), message(e));
     } catch (const ndbridge::UnsupportedError& e) {
-      py::set_error(error_class("UnsupportedError"), e.what());
+      py::set_error(error_class("UnsupportedError"), message(e));
     } catch (const ndbridge::UsageError& e) {
-      py::set_error(error_class("UsageError"), e.what());
+      py::set_error(error_class("UsageError"), message(e));
     } catch (const ndbridge::IOError& e) {
       // The Python side picks the OSError subclass that matches errno, so
       // callers can catch FileNotFoundError or PermissionError as usual.
-      py::object exc = error_class("file_error")(e.errno_value(), e.what());
+      py::object exc = error_class("file_error")(e.errno_value(), message(e));
       py::set_error(py::type::of(exc), exc);
     } catch (const ndbridge::Error& e) {
-      py::set_error(error_class("Error"), e.what());
+      py::set_error(error_class("Error"), message(e));
     }
   });
 }

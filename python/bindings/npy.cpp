@@ -37,7 +37,7 @@ void register_npy(py::module_& m) {
           py::gil_scoped_release release;
           return map_npy(path);
         }();
-        check_row_range(mapped.shape(), start, stop, "'" + path.string() + "'");
+        check_row_range(mapped.shape(), start, stop, quoted(path));
         auto* owned = new Array(std::move(mapped));
         py::capsule owner(owned, [](void* p) { delete static_cast<Array*>(p); });
         return to_numpy(owned->rows(start, stop), owner, false);
@@ -46,7 +46,7 @@ void register_npy(py::module_& m) {
   m.def(
       "write_npy",
       [](const std::filesystem::path& path, const py::array& array) {
-        const ArrayView view = from_numpy(array);
+        const ArrayView view = from_numpy(array, quoted(path));
         py::gil_scoped_release release;
         write_npy(path, view);
       },

@@ -3,21 +3,24 @@
 #include <cstdint>
 #include <limits>
 
+#include "detail/text.hpp"
 #include "ndbridge/error.hpp"
 
 namespace ndbridge::detail {
 
 namespace {
 
-std::string show(std::string_view descr) { return "'" + std::string(descr) + "'"; }
+std::string show(std::string_view descr) { return "'" + printable(descr) + "'"; }
+
+std::string prefix(const std::string& context) { return context.empty() ? "" : context + ": "; }
 
 [[noreturn]] void invalid(std::string_view descr, const std::string& context) {
-  throw FormatError(context + ": " + show(descr) + " is not a valid numpy dtype descriptor");
+  throw FormatError(prefix(context) + show(descr) + " is not a valid numpy dtype descriptor");
 }
 
 [[noreturn]] void unsupported(std::string_view descr, const std::string& context,
                               const std::string& what) {
-  throw UnsupportedError(context + ": dtype " + show(descr) + " (" + what +
+  throw UnsupportedError(prefix(context) + "dtype " + show(descr) + " (" + what +
                          ") is not supported; ndbridge reads bool, integer, float, complex, "
                          "fixed-length bytes and unicode arrays");
 }

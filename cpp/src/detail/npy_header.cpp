@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "detail/descr.hpp"
+#include "detail/text.hpp"
 #include "ndbridge/error.hpp"
 
 namespace ndbridge::detail {
@@ -23,23 +24,6 @@ struct Value {
   bool flag = false;              // Bool
   std::vector<Value> items;       // Tuple, List; Dict as key, value, key, value...
 };
-
-std::string printable(std::string_view text) {
-  std::string out;
-  for (const char c : text.substr(0, 80)) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u >= 0x20 && u < 0x7f) {
-      out += c;
-    } else {
-      static const char* hex = "0123456789abcdef";
-      out += "\\x";
-      out += hex[u >> 4];
-      out += hex[u & 15];
-    }
-  }
-  if (text.size() > 80) out += "...";
-  return out;
-}
 
 // A recursive-descent reader for the subset of Python literal syntax that
 // ast.literal_eval would accept in a header: dicts, tuples, lists, strings,
