@@ -131,9 +131,7 @@ class Bench:
         """
         folder = self.workdir / name
         names = [f"{i:05d}.npy" for i in range(count)]
-        present = (
-            sorted(p.name for p in folder.glob("*.npy")) if folder.is_dir() else []
-        )
+        present = sorted(p.name for p in folder.glob("*.npy")) if folder.is_dir() else []
         if present != names or not _npy_matches(folder / names[-1], shape, dtype):
             log(f"writing {count} files {shape} {dtype} into {folder}")
             shutil.rmtree(folder, ignore_errors=True)
@@ -213,9 +211,7 @@ def case_npy_map(bench: Bench) -> list[Row]:
                 lambda p=str(path), m=bench.binding: m.read_npy(p, mmap=True),
                 calls=MAP_CALLS,
             )
-        row.numpy = bench.python(
-            lambda p=str(path): np.load(p, mmap_mode="r"), calls=MAP_CALLS
-        )
+        row.numpy = bench.python(lambda p=str(path): np.load(p, mmap_mode="r"), calls=MAP_CALLS)
         out.append(row)
     return out
 
@@ -359,11 +355,7 @@ def markdown(rows: Sequence[Row], repeat: int, info: dict[str, Any]) -> str:
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def fmt(cells: Sequence[str]) -> str:
-        return (
-            "| "
-            + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))
-            + " |"
-        )
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
 
     lines = [fmt(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     lines += [fmt(line) for line in body]
@@ -390,9 +382,7 @@ def build(build_dir: Path) -> None:
     ]  # fmt: skip
     for cmd in (configure, ["cmake", "--build", str(build_dir), "--parallel"]):
         log(" ".join(cmd))
-        done = subprocess.run(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if done.returncode != 0:
             sys.stderr.write(done.stdout)
             raise RuntimeError(f"{cmd[0]} failed with status {done.returncode}")
@@ -412,16 +402,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size-gib", type=float, default=1.0, help="size of the large file")
     p.add_argument("--repeat", type=int, default=5, help="timed samples per cell")
-    p.add_argument(
-        "--workdir", type=Path, help="where data files go (default: a temp folder)"
-    )
+    p.add_argument("--workdir", type=Path, help="where data files go (default: a temp folder)")
     p.add_argument("--build-dir", type=Path, default=Path("build/bench"))
-    p.add_argument(
-        "--keep", action="store_true", help="keep the data files for the next run"
-    )
-    p.add_argument(
-        "--json", action="store_true", help="print JSON instead of the table"
-    )
+    p.add_argument("--keep", action="store_true", help="keep the data files for the next run")
+    p.add_argument("--json", action="store_true", help="print JSON instead of the table")
     p.add_argument(
         "--case",
         action="append",
@@ -439,11 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     build(args.build_dir.resolve())
     own_workdir = args.workdir is None
-    workdir = (
-        Path(tempfile.mkdtemp(prefix="ndbridge-bench-"))
-        if own_workdir
-        else args.workdir
-    )
+    workdir = Path(tempfile.mkdtemp(prefix="ndbridge-bench-")) if own_workdir else args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     bench = Bench(
         build_dir=args.build_dir.resolve(),

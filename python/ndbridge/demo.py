@@ -43,7 +43,7 @@ def run_demo(out: TextIO, workdir: Path | None = None) -> bool:
             all_same &= same
             order = "F" if back.flags.f_contiguous and not back.flags.c_contiguous else "C"
             out.write(
-                f"{name:<26} {back.dtype.str:<6} {str(back.shape):<11} {order:<6} "
+                f"{name:<26} {back.dtype.str:<6} {back.shape!s:<11} {order:<6} "
                 f"{'identical' if same else 'DIFFERENT'}\n"
             )
         out.write("all arrays read identically\n" if all_same else "some arrays differ\n")

@@ -49,6 +49,11 @@ READ_MODES = [
 # --- helpers ---------------------------------------------------------------
 
 
+def shape_id(shape: tuple[int, ...]) -> str:
+    """A readable test id for a shape: (3, 0, 2) -> "3x0x2"."""
+    return "x".join(map(str, shape))
+
+
 def random_array(
     dtype: np.dtype[Any], shape: tuple[int, ...], seed: int, order: str = "C"
 ) -> np.ndarray:
@@ -156,9 +161,13 @@ def arrays(draw: st.DrawFn, min_dims: int = 0) -> np.ndarray:
         )
     )
     # The smallest base from which stepping by `step` leaves `side` elements.
-    base_shape = tuple((side - 1) * abs(step) + 1 if side else 0 for side, step in zip(shape, steps))
+    base_shape = tuple(
+        (side - 1) * abs(step) + 1 if side else 0 for side, step in zip(shape, steps)
+    )
     base = random_array(dtype, base_shape, seed, order=draw(st.sampled_from("CF")))
-    view = base[tuple(slice(None, None, step) for step in steps)]
+    # The leading Ellipsis keeps a 0-d result an array: base[()] would be a scalar.
+    view = base[(..., *(slice(None, None, step) for step in steps))]
+    assert isinstance(view, np.ndarray)
     assert view.shape == shape
     return view
 
@@ -254,59 +263,101 @@ SPELLED = random_array(np.dtype(">i2"), (2, 3), 8)
 SPELLINGS = [
     pytest.param(
         "{'descr': '>i2', 'fortran_order': False, 'shape': (2, 3), }",
-        False, (1, 0), True, id="numpy-style",
+        False,
+        (1, 0),
+        True,
+        id="numpy-style",
     ),
     pytest.param(
         '{"descr": ">i2", "fortran_order": False, "shape": (2, 3)}',
-        False, (1, 0), True, id="double-quotes",
+        False,
+        (1, 0),
+        True,
+        id="double-quotes",
     ),
     pytest.param(
         "{\"descr\": '>i2', 'fortran_order': False, \"shape\": (2, 3)}",
-        False, (1, 0), True, id="mixed-quotes",
+        False,
+        (1, 0),
+        True,
+        id="mixed-quotes",
     ),
     pytest.param(
         "{'shape': (2, 3), 'fortran_order': False, 'descr': '>i2'}",
-        False, (1, 0), True, id="reversed-keys",
+        False,
+        (1, 0),
+        True,
+        id="reversed-keys",
     ),
     pytest.param(
         "{'descr':'>i2','fortran_order':False,'shape':(2,3)}",
-        False, (1, 0), True, id="no-spaces",
+        False,
+        (1, 0),
+        True,
+        id="no-spaces",
     ),
     pytest.param(
         "{\n  'descr' :\t'>i2' ,\n  'fortran_order' : False ,\n  'shape' : ( 2 ,  3 )\n}",
-        False, (1, 0), True, id="extra-whitespace-and-newlines",
+        False,
+        (1, 0),
+        True,
+        id="extra-whitespace-and-newlines",
     ),
     pytest.param(
         "  {'descr': '>i2', 'fortran_order': False, 'shape': (2, 3)}",
-        False, (1, 0), True, id="leading-spaces",
+        False,
+        (1, 0),
+        True,
+        id="leading-spaces",
     ),
     pytest.param(
         "{'descr': '>i2', 'fortran_order': False, 'shape': (2, 3,),}",
-        False, (1, 0), True, id="trailing-commas",
+        False,
+        (1, 0),
+        True,
+        id="trailing-commas",
     ),
     pytest.param(
         "{'descr': '>i2', 'fortran_order': False, 'shape': (2L, 3L), }",
-        False, (1, 0), True, id="python2-long-ints",
+        False,
+        (1, 0),
+        True,
+        id="python2-long-ints",
     ),
     pytest.param(
         "{'descr': '>i2', 'fortran_order': False, 'shape': (2L, 3L), }",
-        False, (2, 0), True, id="python2-long-ints-v2.0",
+        False,
+        (2, 0),
+        True,
+        id="python2-long-ints-v2.0",
     ),
     pytest.param(
         "{'descr': '>i2', 'fortran_order': False, 'shape': (2, 3), }",
-        False, (1, 0), False, id="minimal-padding",
+        False,
+        (1, 0),
+        False,
+        id="minimal-padding",
     ),
     pytest.param(
         "{'descr': '>i2', 'fortran_order': True, 'shape': (2, 3), }",
-        True, (1, 0), True, id="fortran-order",
+        True,
+        (1, 0),
+        True,
+        id="fortran-order",
     ),
     pytest.param(
         '{"shape":(2,3),"descr":">i2","fortran_order":True}',
-        True, (3, 0), False, id="v3.0-compact-fortran",
+        True,
+        (3, 0),
+        False,
+        id="v3.0-compact-fortran",
     ),
     pytest.param(
         "{'descr': '>i2', 'fortran_order': False, 'shape': (2, 3), }" + " " * 70_000,
-        False, (2, 0), True, id="v2.0-header-over-64k",
+        False,
+        (2, 0),
+        True,
+        id="v2.0-header-over-64k",
     ),
 ]
 
@@ -361,7 +412,7 @@ def test_zero_dim(tmp_path: Path, arr: np.ndarray) -> None:
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
-@pytest.mark.parametrize("shape", [(0,), (3, 0, 2), (0, 5), (4, 0)], ids=str)
+@pytest.mark.parametrize("shape", [(0,), (3, 0, 2), (0, 5), (4, 0)], ids=shape_id)
 def test_zero_size(tmp_path: Path, shape: tuple[int, ...], order: str) -> None:
     arr = np.zeros(shape, dtype="<c8", order=order)  # type: ignore[call-overload]
     written = tmp_path / "from_cpp.npy"
@@ -438,7 +489,7 @@ def test_write_from_mmap(tmp_path: Path) -> None:
     assert copy.read_bytes() == source.read_bytes()
 
 
-@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 2), (6,)], ids=str)
+@pytest.mark.parametrize("shape", [(5, 3), (4, 3, 2), (6,)], ids=shape_id)
 def test_rows_of_fortran_array(tmp_path: Path, shape: tuple[int, ...]) -> None:
     arr = random_array(np.dtype(">f4"), shape, 12, order="F")
     path = tmp_path / "array.npy"
@@ -554,6 +605,20 @@ def test_accepts_str_and_pathlib(tmp_path: Path, as_path: Callable[[Path], Any])
     assert_same_array(cpp.read_npy(path), arr, fortran_order=False)
     assert_same_array(cpp.read_npy(path, mmap=True), arr, fortran_order=False)
     assert_same_array(cpp.read_npy(path, rows=(1, 3)), arr[1:3], fortran_order=False)
+
+
+def test_non_ascii_paths(tmp_path: Path) -> None:
+    folder = tmp_path / "donn\u00e9es \u2603"
+    folder.mkdir()
+    arr = random_array(np.dtype("<u4"), (4,), 16)
+    path = folder / "tableau-\u00fc.npy"
+    cpp.write_npy(path, arr)
+    assert_same_array(np.load(path), arr, fortran_order=False)
+    assert_same_array(cpp.read_npy(path), arr, fortran_order=False)
+    missing = folder / "manquant-\u00e9.npy"
+    with pytest.raises(FileNotFoundError) as info:
+        cpp.read_npy(missing)
+    assert_names(info.value, missing)
 
 
 def test_exception_hierarchy() -> None:
