@@ -45,7 +45,7 @@ class Source {
 
 class FileSource final : public Source {
  public:
-  explicit FileSource(const File& file) : file_(file), size_(file.size()) {}
+  explicit FileSource(const File& file) : file_(file), size_(file.size_at_open()) {}
   std::size_t read_at(void* buffer, std::size_t n, std::uint64_t offset) override {
     return file_.read_at(buffer, n, offset);
   }

@@ -34,17 +34,21 @@ File File::open_read(const std::filesystem::path& path) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw_io("cannot stat " + file.name(), errno);
   if (S_ISDIR(st.st_mode)) throw_io("cannot read " + file.name(), EISDIR);
+  file.size_at_open_ = static_cast<std::uint64_t>(st.st_size);
   return file;
 }
 
 File::File(File&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      name_(std::move(other.name_)),
+      size_at_open_(other.size_at_open_) {}
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
     if (fd_ >= 0) ::close(fd_);
     fd_ = std::exchange(other.fd_, -1);
     name_ = std::move(other.name_);
+    size_at_open_ = other.size_at_open_;
   }
   return *this;
 }

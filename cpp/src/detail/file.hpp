@@ -32,6 +32,9 @@ class File {
   const std::string& name() const noexcept { return name_; }
   /// Current size in bytes (fstat).
   std::uint64_t size() const;
+  /// Size in bytes when open_read() opened the file, saving a second fstat
+  /// on the small-file path.
+  std::uint64_t size_at_open() const noexcept { return size_at_open_; }
   /// Reads up to `n` bytes at `offset`; returns fewer only at end of file.
   std::size_t read_at(void* buffer, std::size_t n, std::uint64_t offset) const;
   /// Appends all `n` bytes at the current position.
@@ -44,6 +47,7 @@ class File {
  private:
   int fd_;
   std::string name_;
+  std::uint64_t size_at_open_ = 0;
 };
 
 }  // namespace ndbridge::detail
