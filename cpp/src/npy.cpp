@@ -11,6 +11,7 @@
 
 #include "detail/atomic_output.hpp"
 #include "detail/file.hpp"
+#include "detail/gather.hpp"
 #include "detail/mapping.hpp"
 #include "detail/npy_header.hpp"
 #include "ndbridge/error.hpp"
@@ -236,43 +237,21 @@ Array read_unsized(Source& src, const NpyHeader& h, const std::vector<std::byte>
   return out;
 }
 
-using Sink = std::function<void(const void*, std::size_t)>;
+using Sink = detail::ByteSink;
 
 void write_elements(const ArrayView& a, const Sink& sink) {
-  if (a.size() == 0) return;
-  if (a.is_c_contiguous() || a.is_f_contiguous()) {
+  // Fortran-ordered data goes out as it is: the header says fortran_order.
+  if (a.size() != 0 && a.is_f_contiguous() && !a.is_c_contiguous()) {
     sink(a.data(), static_cast<std::size_t>(a.nbytes()));
     return;
   }
-  // Gather in C order: walk the multi-index, innermost axis fastest.
-  const std::size_t itemsize = a.dtype().itemsize();
-  const std::size_t nd = a.ndim();
-  std::vector<std::byte> buffer(std::min<std::uint64_t>(kGatherBuffer, a.nbytes()));
-  buffer.resize(std::max(buffer.size() - buffer.size() % itemsize, itemsize));
-  std::vector<std::uint64_t> index(nd, 0);
-  std::size_t used = 0;
-  const std::byte* element = a.data();
-  for (std::uint64_t remaining = a.size(); remaining > 0; --remaining) {
-    std::memcpy(buffer.data() + used, element, itemsize);
-    used += itemsize;
-    if (used == buffer.size()) {
-      sink(buffer.data(), used);
-      used = 0;
-    }
-    for (std::size_t axis = nd; axis-- > 0;) {
-      element += a.strides()[axis];
-      if (++index[axis] < a.shape()[axis]) break;
-      element -= a.strides()[axis] * static_cast<std::int64_t>(a.shape()[axis]);
-      index[axis] = 0;
-    }
-  }
-  if (used) sink(buffer.data(), used);
+  detail::gather_c_order(a, sink, kGatherBuffer);
 }
 
 void write_npy_to(const ArrayView& array, const Sink& sink) {
   const bool fortran = array.is_f_contiguous() && !array.is_c_contiguous();
   const std::string header = make_npy_header(array.dtype(), array.shape(), fortran);
-  sink(header.data(), header.size());
+  sink(reinterpret_cast<const std::byte*>(header.data()), header.size());
   write_elements(array, sink);
 }
 
@@ -382,13 +361,13 @@ std::string make_npy_header(const DType& dtype, const Shape& shape, bool fortran
 void write_npy(const std::filesystem::path& path, const ArrayView& array) {
   detail::AtomicOutput output(path);
   File& file = output.file();
-  write_npy_to(array, [&file](const void* p, std::size_t n) { file.write_all(p, n); });
+  write_npy_to(array, [&file](const std::byte* p, std::size_t n) { file.write_all(p, n); });
   output.commit();
 }
 
 void write_npy(std::ostream& out, const ArrayView& array, const std::string& name) {
-  write_npy_to(array, [&out, &name](const void* p, std::size_t n) {
-    out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
+  write_npy_to(array, [&out, &name](const std::byte* p, std::size_t n) {
+    out.write(reinterpret_cast<const char*>(p), static_cast<std::streamsize>(n));
     if (!out) throw IOError(name + ": the stream failed while writing", 0);
   });
 }

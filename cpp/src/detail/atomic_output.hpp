@@ -22,6 +22,9 @@ class AtomicOutput {
   /// The temporary file to write into. Its name() is the destination's, so
   /// messages name the file the user asked for.
   File& file() noexcept { return file_; }
+  /// Where the data goes until commit(), for writers (such as HDF5) that
+  /// open the file by name themselves.
+  const std::filesystem::path& temporary() const noexcept { return temporary_; }
   /// Flushes to disk, closes and renames over the destination.
   void commit();
 
