@@ -2,6 +2,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -12,8 +13,18 @@ namespace ndbridge::python {
 namespace {
 
 py::dtype numpy_dtype(const DType& dtype) {
-  // np.dtype("<U7") etc.: numpy's own parser, not pybind11's buffer-format one.
-  return py::dtype::from_args(py::str(dtype.descr()));
+  // np.dtype("<U7") etc.: numpy's own parser, not pybind11's buffer-format
+  // one. Parsing costs about a microsecond, which small row reads notice, so
+  // each descr is parsed once. Only ever touched with the GIL held; never
+  // freed, because it may outlive the interpreter's teardown.
+  static auto* cache = new std::unordered_map<std::string, py::dtype>();
+  std::string descr = dtype.descr();
+  auto found = cache->find(descr);
+  if (found == cache->end()) {
+    py::dtype parsed = py::dtype::from_args(py::str(descr));
+    found = cache->emplace(std::move(descr), std::move(parsed)).first;
+  }
+  return found->second;
 }
 
 }  // namespace

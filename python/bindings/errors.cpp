@@ -38,6 +38,12 @@ void register_errors(py::module_& m) {
       py::set_error(error_class("UnsupportedError"), message(e));
     } catch (const ndbridge::UsageError& e) {
       py::set_error(error_class("UsageError"), message(e));
+    } catch (const ndbridge::NotFoundError& e) {
+      py::set_error(error_class("NotFoundError"), message(e));
+    } catch (const ndbridge::H5Error& e) {
+      py::object exc = error_class("H5Error")(message(e));
+      exc.attr("stack") = e.stack();
+      py::set_error(py::type::of(exc), exc);
     } catch (const ndbridge::IOError& e) {
       // The Python side picks the OSError subclass that matches errno, so
       // callers can catch FileNotFoundError or PermissionError as usual.

@@ -3,8 +3,9 @@
 #include <pybind11/pybind11.h>
 
 #include "errors.hpp"
+#include "h5.hpp"
 #include "ndbridge/dtype.hpp"
-#include "ndbridge/version.hpp"
+#include "ndbridge/config.hpp"
 #include "npy.hpp"
 
 namespace py = pybind11;
@@ -14,6 +15,10 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = NDBRIDGE_VERSION_STRING;
   ndbridge::python::register_errors(m);
   ndbridge::python::register_npy(m);
+#if NDBRIDGE_WITH_HDF5
+  ndbridge::python::register_h5(m);
+#endif
+  m.attr("with_hdf5") = static_cast<bool>(NDBRIDGE_WITH_HDF5);
   m.def(
       "canonical_descr",
       [](const std::string& descr) { return ndbridge::DType::from_descr(descr).descr(); },

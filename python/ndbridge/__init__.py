@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from . import cpp
 from ._core import __version__
-from ._errors import Error, FileError, FormatError, UnsupportedError, UsageError
+from ._errors import (
+    Error,
+    FileError,
+    FormatError,
+    H5Error,
+    NotFoundError,
+    UnsupportedError,
+    UsageError,
+)
 
 __all__ = [
     "Error",
     "FileError",
     "FormatError",
+    "H5Error",
+    "NotFoundError",
     "UnsupportedError",
     "UsageError",
     "__version__",

@@ -26,6 +26,20 @@ class UsageError(Error, ValueError):
     """An argument does not fit the data, such as rows outside the first axis."""
 
 
+class NotFoundError(Error, KeyError):
+    """No dataset, group, attribute or archive member of that name."""
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; an error message reads better bare.
+        return str(self.args[0]) if self.args else ""
+
+
+class H5Error(Error, OSError):
+    """The HDF5 library reported a failure; ``stack`` holds its error stack."""
+
+    stack: str = ""
+
+
 class FileError(Error, OSError):
     """The operating system refused an operation on a file."""
 

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 namespace ndbridge {
 
@@ -47,6 +48,27 @@ class IOError : public Error {
 class UsageError : public Error {
  public:
   using Error::Error;
+};
+
+/// A name that does not exist in the file: a dataset, group, attribute or
+/// archive member.
+class NotFoundError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// The HDF5 library reported a failure. what() gives the operation, the file
+/// and HDF5's innermost explanation; stack() the whole HDF5 error stack.
+class H5Error : public Error {
+ public:
+  H5Error(const std::string& message, std::string stack)
+      : Error(message), stack_(std::move(stack)) {}
+
+  /// HDF5's error stack, innermost call first, one entry per line.
+  const std::string& stack() const noexcept { return stack_; }
+
+ private:
+  std::string stack_;
 };
 
 }  // namespace ndbridge

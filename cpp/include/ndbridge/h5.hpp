@@ -1,0 +1,138 @@
+#pragma once
+
+// HDF5 through the HDF5 C API, in the conventions h5py uses. hdf5.h stays
+// out of this header: consumers need HDF5 only to link, never to compile.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ndbridge/array.hpp"
+#include "ndbridge/dtype.hpp"
+
+namespace ndbridge {
+
+/// One group or dataset in an HDF5 file, as H5File::list() reports it.
+struct H5Object {
+  enum class Kind { Group, Dataset, NamedType, Other };
+
+  std::string path;        ///< absolute, e.g. "/images"
+  Kind kind = Kind::Other;
+  /// Datasets: the element type, or nothing when ndbridge cannot read it.
+  std::optional<DType> dtype;
+  /// Datasets: whether read() can read it (variable-length strings have no
+  /// fixed dtype until read, yet are readable).
+  bool readable = false;
+  /// Datasets: HDF5's own description of the type ("16-bit little-endian
+  /// integer", "h5py bool enum", "variable-length UTF-8 string", ...).
+  std::string type;
+  /// Datasets: current dimensions; empty for scalars.
+  Shape shape;
+  /// Datasets: true for HDF5's null dataspace (h5py.Empty), which holds no
+  /// elements at all; read() returns a zero-length 1-d array for it.
+  bool null_dataspace = false;
+  /// Datasets: "contiguous", "compact", "chunked" or "virtual".
+  std::string layout;
+  /// Datasets with chunked layout: the chunk dimensions.
+  std::optional<Shape> chunks;
+  /// Datasets: the filter pipeline in order ("shuffle", "gzip", "lzf", ...).
+  std::vector<std::string> filters;
+  /// Names of the attributes attached to this object.
+  std::vector<std::string> attributes;
+};
+
+/// An HDF5 file opened read-only. Reading dispatches on the HDF5 type class
+/// and gives the same elements h5py gives: every integer and float in either
+/// byte order, float16, h5py's bool enum as bool, h5py's {r, i} compound as
+/// complex, fixed-length strings as bytes ("|S<n>") and variable-length
+/// strings as text ("<U<n>", n the longest string). LZF (filter 32000) is
+/// built in. Datasets stay open (with HDF5's chunk cache) for the life of
+/// the object, so repeated row reads are cheap; uncompressed contiguous
+/// datasets are read with one pread() straight from the file. Safe to use
+/// from several threads: HDF5 itself is built thread-safe and ndbridge's
+/// own state is guarded.
+class H5File {
+ public:
+  /// Opens `path` read-only. Throws FormatError if it is not an HDF5 file,
+  /// IOError if it cannot be opened, H5Error for other HDF5 failures.
+  static H5File open(const std::filesystem::path& path);
+
+  H5File(H5File&&) noexcept;
+  H5File& operator=(H5File&&) noexcept;
+  H5File(const H5File&) = delete;
+  H5File& operator=(const H5File&) = delete;
+  ~H5File();
+
+  /// Every group and dataset, depth first in name order, the root group first.
+  std::vector<H5Object> list() const;
+  /// What list() says about one object. Throws NotFoundError if absent.
+  H5Object info(const std::string& object) const;
+  /// Reads a whole dataset. Throws NotFoundError, UnsupportedError (a type
+  /// ndbridge does not handle), H5Error (e.g. a corrupt chunk).
+  Array read(const std::string& dataset) const;
+  /// Reads rows [start, stop) along the first axis.
+  Array read_rows(const std::string& dataset, std::uint64_t start, std::uint64_t stop) const;
+  /// The attributes of a group or dataset, in name order; scalars are 0-d.
+  std::vector<std::pair<std::string, Array>> attributes(const std::string& object) const;
+
+  /// The path the file was opened with.
+  const std::filesystem::path& path() const noexcept;
+
+ private:
+  struct State;
+  explicit H5File(std::unique_ptr<State> state) noexcept;
+  std::unique_ptr<State> state_;
+};
+
+/// How a dataset is stored by H5Writer::write().
+struct H5DatasetOptions {
+  /// Chunk dimensions; required for compression, chosen automatically when
+  /// compression is asked for without them (one row of the first axis...).
+  std::optional<Shape> chunks;
+  /// "" (none), "gzip" or "lzf".
+  std::string compression;
+  /// gzip level 0-9.
+  int gzip_level = 4;
+  /// Byte-shuffle before compressing: often much smaller for numbers.
+  bool shuffle = false;
+  /// Fletcher-32 checksum of every chunk.
+  bool fletcher32 = false;
+};
+
+/// Builds an HDF5 file the way h5py would write it (bool as an enum
+/// {FALSE, TRUE}, complex as a compound {r, i}, unicode as variable-length
+/// UTF-8 strings), in the oldest file format that holds the data, so that
+/// h5py and every libhdf5 from 1.10 on read it. The file is written under a
+/// temporary name and appears under its own only at commit().
+class H5Writer {
+ public:
+  /// Starts a new file at `destination`. With `append`, an existing file's
+  /// content is copied into the new one first (the original stays as it is
+  /// until commit() replaces it).
+  explicit H5Writer(const std::filesystem::path& destination, bool append = false);
+  H5Writer(const H5Writer&) = delete;
+  H5Writer& operator=(const H5Writer&) = delete;
+  /// Without commit(), discards everything written.
+  ~H5Writer();
+
+  /// Creates dataset `name` (intermediate groups too) holding `data`.
+  /// Throws UsageError if the name is already taken.
+  void write(const std::string& name, const ArrayView& data, const H5DatasetOptions& options = {});
+  /// Attaches a numeric, bool, bytes or unicode attribute (any shape; 0-d
+  /// for a scalar) to the group or dataset `object` ("/" for the root).
+  void set_attribute(const std::string& object, const std::string& name, const ArrayView& value);
+  /// Attaches a text attribute, stored as h5py stores str.
+  void set_attribute(const std::string& object, const std::string& name, const std::string& text);
+  /// Closes the file, flushes it to disk and renames it into place.
+  void commit();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace ndbridge

@@ -1,0 +1,64 @@
+#include "detail/h5_call.hpp"
+
+#include <string>
+#include <vector>
+
+#include "ndbridge/error.hpp"
+
+namespace ndbridge::detail {
+
+namespace {
+
+struct Entry {
+  std::string function;
+  std::string description;
+  std::string major;
+  std::string minor;
+};
+
+std::string message_text(hid_t id) {
+  char buffer[256] = {};
+  if (H5Eget_msg(id, nullptr, buffer, sizeof buffer) < 0) return {};
+  return buffer;
+}
+
+herr_t collect(unsigned, const H5E_error2_t* error, void* data) {
+  auto* entries = static_cast<std::vector<Entry>*>(data);
+  entries->push_back({error->func_name ? error->func_name : "",
+                      error->desc ? error->desc : "", message_text(error->maj_num),
+                      message_text(error->min_num)});
+  return 0;
+}
+
+}  // namespace
+
+void throw_h5(const std::string& what) {
+  std::vector<Entry> entries;
+  const hid_t stack = H5Eget_current_stack();  // also clears the thread's stack
+  if (stack >= 0) {
+    H5Ewalk2(stack, H5E_WALK_UPWARD, collect, &entries);
+    H5Eclose_stack(stack);
+  }
+  std::string text;
+  for (const Entry& e : entries) {
+    text += e.function + "(): " + e.description + " [" + e.major + ": " + e.minor + "]\n";
+  }
+  // Upward order puts the innermost, most specific entry first.
+  std::string reason = "unknown HDF5 error";
+  if (!entries.empty()) {
+    reason = entries.front().description;
+    if (!entries.front().minor.empty()) reason += " (" + entries.front().minor + ")";
+  }
+  throw H5Error(what + ": " + reason, text);
+}
+
+QuietErrors::QuietErrors() noexcept {
+  saved_ = H5Eget_auto2(H5E_DEFAULT, &saved_func_, &saved_data_) >= 0;
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+QuietErrors::~QuietErrors() {
+  if (saved_) H5Eset_auto2(H5E_DEFAULT, saved_func_, saved_data_);
+}
+
+}  // namespace ndbridge::detail

@@ -1,0 +1,115 @@
+// Filter 32000, LZF, as h5py defines it: registered in-process so files h5py
+// compressed with LZF read (and can be written) without a plugin.
+#include <hdf5.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "detail/h5_call.hpp"
+#include "detail/lzf.hpp"
+
+namespace ndbridge::detail {
+
+namespace {
+
+constexpr H5Z_filter_t kLzfFilter = 32000;
+// The cd_values h5py stores: filter revision, liblzf version, chunk bytes.
+constexpr unsigned kLzfFilterRevision = 4;
+constexpr unsigned kLzfLibraryVersion = 0x0105;
+// A chunk that claims to inflate past this many times its declared size is
+// corrupt or hostile: stop growing the buffer instead of eating memory.
+constexpr std::size_t kMaxGrowth = 16;
+
+void push_error(const char* what) {
+  H5Epush2(H5E_DEFAULT, __FILE__, "lzf_filter", __LINE__, H5E_ERR_CLS, H5E_PLINE, H5E_CANTFILTER,
+           "%s", what);
+}
+
+herr_t lzf_set_local(hid_t dcpl, hid_t type, hid_t) {
+  unsigned flags = 0;
+  std::size_t count = 8;
+  unsigned values[8] = {};
+  if (H5Pget_filter_by_id2(dcpl, kLzfFilter, &flags, &count, values, 0, nullptr, nullptr) < 0) {
+    return -1;
+  }
+  hsize_t chunk[H5S_MAX_RANK] = {};
+  const int rank = H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk);
+  if (rank < 0) return -1;
+  std::size_t bytes = H5Tget_size(type);
+  for (int k = 0; k < rank; ++k) bytes *= static_cast<std::size_t>(chunk[k]);
+  values[0] = kLzfFilterRevision;
+  values[1] = kLzfLibraryVersion;
+  // The size hint is 32 bits; 0 means "unknown" to the reader.
+  values[2] = bytes > 0xffffffffu ? 0u : static_cast<unsigned>(bytes);
+  return H5Pmodify_filter(dcpl, kLzfFilter, flags, std::max<std::size_t>(count, 3), values);
+}
+
+std::size_t lzf_filter(unsigned flags, std::size_t count, const unsigned values[],
+                       std::size_t nbytes, std::size_t* buf_size, void** buf) {
+  const auto* in = static_cast<const std::byte*>(*buf);
+  if (flags & H5Z_FLAG_REVERSE) {
+    const std::size_t hint = count >= 3 && values[2] != 0 ? values[2] : *buf_size;
+    std::size_t capacity = std::max<std::size_t>(hint, 1);
+    const std::size_t limit = std::max(hint, nbytes) * kMaxGrowth;
+    while (true) {
+      void* out = H5allocate_memory(capacity, false);
+      if (out == nullptr) {
+        push_error("lzf: out of memory");
+        return 0;
+      }
+      LzfError error = LzfError::None;
+      const std::size_t size =
+          lzf_decompress(in, nbytes, static_cast<std::byte*>(out), capacity, &error);
+      if (size != 0) {
+        H5free_memory(*buf);
+        *buf = out;
+        *buf_size = capacity;
+        return size;
+      }
+      H5free_memory(out);
+      if (error != LzfError::OutputTooSmall || capacity >= limit) {
+        push_error(error == LzfError::OutputTooSmall ? "lzf: chunk inflates implausibly far"
+                                                     : "lzf: corrupt compressed data");
+        return 0;
+      }
+      capacity = std::min(limit, capacity + std::max(*buf_size, capacity));
+    }
+  }
+  // Compress into one byte less than the input, so success always saves
+  // space; when it fails HDF5 stores the chunk as it is (the filter is
+  // optional), exactly as h5py does.
+  const std::size_t capacity = nbytes > 1 ? nbytes - 1 : nbytes;
+  void* out = H5allocate_memory(std::max<std::size_t>(capacity, 1), false);
+  if (out == nullptr) return 0;
+  const std::size_t size = lzf_compress(in, nbytes, static_cast<std::byte*>(out), capacity);
+  if (size == 0) {
+    H5free_memory(out);
+    return 0;
+  }
+  H5free_memory(*buf);
+  *buf = out;
+  *buf_size = capacity;
+  return size;
+}
+
+void register_once() {
+  // Someone else (a plugin, the host program) may have registered LZF
+  // already; theirs is the same format, keep it.
+  if (check_tri(H5Zfilter_avail(kLzfFilter), "cannot query HDF5 filter 32000")) return;
+  static const H5Z_class2_t lzf_class = {
+      H5Z_CLASS_T_VERS, kLzfFilter, 1, 1, "lzf", nullptr, lzf_set_local, lzf_filter,
+  };
+  check(H5Zregister(&lzf_class), "cannot register the LZF filter (32000)");
+}
+
+}  // namespace
+
+void register_filters() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    const QuietErrors quiet;
+    register_once();
+  });
+}
+
+}  // namespace ndbridge::detail

@@ -1,0 +1,47 @@
+#pragma once
+
+// The HDF5 side of the dtype mapping: HDF5 types <-> DType, in h5py's
+// conventions. The numpy side lives in DType itself; this file is the only
+// place that knows how each DType looks in HDF5.
+
+#include <hdf5.h>
+
+#include <optional>
+#include <string>
+
+#include "detail/h5_call.hpp"
+#include "ndbridge/dtype.hpp"
+
+namespace ndbridge::detail {
+
+/// What an HDF5 type is, as far as ndbridge is concerned.
+struct H5TypeInfo {
+  /// The element type data of this type is read as; absent when ndbridge
+  /// cannot read it, and for variable-length strings, whose width is only
+  /// known after reading.
+  std::optional<DType> dtype;
+  /// Variable-length string: read as unicode text.
+  bool vlen_string = false;
+  /// Readable at all (dtype or vlen_string).
+  bool readable() const noexcept { return dtype.has_value() || vlen_string; }
+  /// A human description: "32-bit little-endian float", "h5py bool enum"...
+  std::string description;
+};
+
+/// Classifies an HDF5 datatype.
+H5TypeInfo describe_h5_type(hid_t type);
+
+/// The HDF5 type that stores `dtype` the way h5py does: bool as an enum
+/// {FALSE=0, TRUE=1} over int8, complex as a compound {r, i}, bytes as
+/// fixed-length NUL-padded ASCII, unicode as variable-length UTF-8.
+Handle h5_type_for(const DType& dtype);
+
+/// The variable-length UTF-8 string type (h5py's str).
+Handle h5_vlen_string_type();
+
+/// The memory type to read data of `file_type` with: for numbers and fixed
+/// strings an exact copy (so bytes arrive untouched, in the file's byte
+/// order, as h5py gives them), for variable-length strings char* pointers.
+Handle h5_memory_type(hid_t file_type, const H5TypeInfo& info);
+
+}  // namespace ndbridge::detail

@@ -1,0 +1,668 @@
+#include "ndbridge/h5.hpp"
+
+#include <hdf5.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "detail/atomic_output.hpp"
+#include "detail/file.hpp"
+#include "detail/gather.hpp"
+#include "detail/h5_call.hpp"
+#include "detail/h5_types.hpp"
+#include "detail/text.hpp"
+#include "detail/utf8.hpp"
+#include "ndbridge/error.hpp"
+
+namespace ndbridge {
+
+using detail::check;
+using detail::check_tri;
+using detail::Handle;
+using detail::own;
+
+namespace {
+
+// The signature every HDF5 file carries, at offset 0 or after a user block
+// of 512, 1024, 2048... bytes.
+constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+
+bool has_hdf5_signature(const detail::File& file) {
+  const std::uint64_t size = file.size_at_open();
+  for (std::uint64_t offset = 0; offset + 8 <= size; offset = offset ? offset * 2 : 512) {
+    char probe[8];
+    if (file.read_at(probe, 8, offset) == 8 && std::memcmp(probe, kSignature, 8) == 0) return true;
+  }
+  return false;
+}
+
+std::string object_name(const std::string& object) {
+  return "'" + detail::printable(object, 200) + "'";
+}
+
+// True when every component of `object` exists, checked one link at a time
+// (H5Lexists on "a/b" fails outright when "a" is missing).
+bool object_exists(hid_t file, const std::string& object, const std::string& file_name) {
+  std::string prefix;
+  std::size_t pos = 0;
+  while (pos < object.size()) {
+    std::size_t next = object.find('/', pos);
+    if (next == std::string::npos) next = object.size();
+    if (next > pos) {
+      prefix += "/" + object.substr(pos, next - pos);
+      if (!check_tri(H5Lexists(file, prefix.c_str(), H5P_DEFAULT),
+                     file_name + ": cannot look up " + object_name(prefix))) {
+        return false;
+      }
+      if (!check_tri(H5Oexists_by_name(file, prefix.c_str(), H5P_DEFAULT),
+                     file_name + ": cannot look up " + object_name(prefix))) {
+        return false;  // a dangling soft or external link
+      }
+    }
+    pos = next + 1;
+  }
+  return true;
+}
+
+Handle open_object(hid_t file, const std::string& object, const std::string& file_name) {
+  if (!object_exists(file, object, file_name)) {
+    throw NotFoundError(file_name + ": no object named " + object_name(object));
+  }
+  return own(H5Oopen(file, object.c_str(), H5P_DEFAULT),
+             file_name + ": cannot open " + object_name(object));
+}
+
+Handle open_dataset(hid_t file, const std::string& name, const std::string& file_name) {
+  Handle object = open_object(file, name, file_name);
+  if (H5Iget_type(object.get()) != H5I_DATASET) {
+    throw NotFoundError(file_name + ": " + object_name(name) + " is a group, not a dataset");
+  }
+  return object;
+}
+
+std::string filter_name(H5Z_filter_t id, const char* hdf5_name) {
+  switch (id) {
+    case H5Z_FILTER_DEFLATE: return "gzip";
+    case H5Z_FILTER_SHUFFLE: return "shuffle";
+    case H5Z_FILTER_FLETCHER32: return "fletcher32";
+    case H5Z_FILTER_SZIP: return "szip";
+    case H5Z_FILTER_NBIT: return "nbit";
+    case H5Z_FILTER_SCALEOFFSET: return "scaleoffset";
+    case 32000: return "lzf";
+    default: return "filter " + std::to_string(id) + (hdf5_name[0] ? std::string(" (") + hdf5_name + ")" : "");
+  }
+}
+
+herr_t collect_attribute(hid_t, const char* name, const H5A_info_t*, void* data) {
+  static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+  return 0;
+}
+
+std::vector<std::string> attribute_names(hid_t object, const std::string& what) {
+  std::vector<std::string> names;
+  hsize_t index = 0;
+  check(H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, collect_attribute, &names),
+        what + ": cannot list attributes");
+  return names;
+}
+
+// Dimensions of a dataspace; sets `is_null` for H5S_NULL.
+Shape extent(hid_t space, bool& is_null, const std::string& what) {
+  is_null = false;
+  const H5S_class_t cls = H5Sget_simple_extent_type(space);
+  if (cls == H5S_NO_CLASS) detail::throw_h5(what + ": cannot read the dataspace");
+  if (cls == H5S_NULL) {
+    is_null = true;
+    return {};
+  }
+  if (cls == H5S_SCALAR) return {};
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0) detail::throw_h5(what + ": cannot read the dataspace");
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+  if (H5Sget_simple_extent_dims(space, dims.data(), nullptr) < 0) {
+    detail::throw_h5(what + ": cannot read the dataspace");
+  }
+  return Shape(dims.begin(), dims.end());
+}
+
+Handle memory_space(const Shape& shape, const std::string& what) {
+  if (shape.empty()) return own(H5Screate(H5S_SCALAR), what);
+  const std::vector<hsize_t> dims(shape.begin(), shape.end());
+  return own(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), what);
+}
+
+// Reads HDF5 variable-length strings into pointers, then into a unicode
+// array as wide as the longest string; the pointers are always reclaimed.
+Array read_vlen_strings(const Shape& shape, hid_t mem_space,
+                        const std::function<herr_t(hid_t, void*)>& read, const std::string& what) {
+  const Handle mem_type = detail::h5_vlen_string_type();
+  const std::uint64_t count = checked_element_count(shape, sizeof(char*), what);
+  std::vector<char*> pointers(static_cast<std::size_t>(count), nullptr);
+  if (count == 0) return Array::uninitialized(DType(Kind::Unicode, 4, native_byte_order()), shape);
+  check(read(mem_type.get(), pointers.data()), what + ": cannot read");
+  struct Reclaim {
+    hid_t type, space;
+    std::vector<char*>& p;
+    ~Reclaim() {
+#if H5_VERSION_GE(1, 12, 0)
+      H5Treclaim(type, space, H5P_DEFAULT, p.data());
+#else
+      H5Dvlen_reclaim(type, space, H5P_DEFAULT, p.data());
+#endif
+    }
+  } reclaim{mem_type.get(), mem_space, pointers};
+  std::vector<std::u32string> texts(pointers.size());
+  std::size_t widest = 1;
+  for (std::size_t i = 0; i < pointers.size(); ++i) {
+    if (pointers[i] == nullptr) continue;
+    if (!detail::utf8_to_utf32(pointers[i], texts[i])) {
+      throw FormatError(what + ": string " + std::to_string(i) + " is not valid UTF-8: \"" +
+                        detail::printable(pointers[i]) + "\"");
+    }
+    widest = std::max(widest, texts[i].size());
+  }
+  Array out = Array::uninitialized(DType(Kind::Unicode, 4 * widest, native_byte_order()), shape);
+  auto* cells = reinterpret_cast<char32_t*>(out.mutable_bytes());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::copy(texts[i].begin(), texts[i].end(), cells + i * widest);
+    std::fill(cells + i * widest + texts[i].size(), cells + (i + 1) * widest, U'\0');
+  }
+  return out;
+}
+
+// Reads elements of a dataset or attribute whose selection has `shape`.
+Array read_elements(hid_t file_type, const detail::H5TypeInfo& info, const Shape& shape,
+                    const std::function<herr_t(hid_t mem_type, hid_t mem_space, void*)>& read,
+                    const std::string& what) {
+  if (!info.readable()) {
+    throw UnsupportedError(what + " holds " + info.description +
+                           " elements, which ndbridge does not read");
+  }
+  const Handle space = memory_space(shape, what);
+  if (info.vlen_string) {
+    return read_vlen_strings(
+        shape, space.get(), [&](hid_t t, void* buf) { return read(t, space.get(), buf); }, what);
+  }
+  Array out = Array::uninitialized(*info.dtype, shape);
+  if (out.size() == 0) return out;
+  const Handle mem_type = detail::h5_memory_type(file_type, info);
+  check(read(mem_type.get(), space.get(), out.mutable_bytes()), what + ": cannot read");
+  return out;
+}
+
+std::string layout_name(H5D_layout_t layout) {
+  switch (layout) {
+    case H5D_COMPACT: return "compact";
+    case H5D_CONTIGUOUS: return "contiguous";
+    case H5D_CHUNKED: return "chunked";
+    case H5D_VIRTUAL: return "virtual";
+    default: return "unknown";
+  }
+}
+
+H5Object describe(hid_t object, const std::string& path, const std::string& file_name) {
+  const std::string what = file_name + ": " + object_name(path);
+  H5Object out;
+  out.path = path;
+  switch (H5Iget_type(object)) {
+    case H5I_GROUP: out.kind = H5Object::Kind::Group; break;
+    case H5I_DATASET: out.kind = H5Object::Kind::Dataset; break;
+    case H5I_DATATYPE: out.kind = H5Object::Kind::NamedType; break;
+    default: out.kind = H5Object::Kind::Other; break;
+  }
+  out.attributes = attribute_names(object, what);
+  if (out.kind != H5Object::Kind::Dataset) return out;
+
+  const Handle type = own(H5Dget_type(object), what + ": cannot read the type");
+  const detail::H5TypeInfo info = detail::describe_h5_type(type.get());
+  out.dtype = info.dtype;
+  out.readable = info.readable();
+  out.type = info.description;
+  const Handle space = own(H5Dget_space(object), what + ": cannot read the dataspace");
+  out.shape = extent(space.get(), out.null_dataspace, what);
+  const Handle dcpl = own(H5Dget_create_plist(object), what + ": cannot read the storage layout");
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  out.layout = layout_name(layout);
+  if (layout == H5D_CHUNKED) {
+    hsize_t chunk[H5S_MAX_RANK] = {};
+    const int rank = H5Pget_chunk(dcpl.get(), H5S_MAX_RANK, chunk);
+    if (rank < 0) detail::throw_h5(what + ": cannot read the chunk shape");
+    out.chunks = Shape(chunk, chunk + rank);
+  }
+  const int filters = H5Pget_nfilters(dcpl.get());
+  for (int k = 0; k < filters; ++k) {
+    unsigned flags = 0, config = 0;
+    std::size_t count = 0;
+    char name[64] = {};
+    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(k), &flags, &count,
+                                           nullptr, sizeof name, name, &config);
+    if (id < 0) detail::throw_h5(what + ": cannot read the filter pipeline");
+    out.filters.push_back(filter_name(id, name));
+  }
+  return out;
+}
+
+struct LinkList {
+  std::vector<std::pair<std::string, H5L_type_t>> links;
+};
+
+herr_t collect_link(hid_t, const char* name, const H5L_info_t* info, void* data) {
+  static_cast<LinkList*>(data)->links.emplace_back(name, info->type);
+  return 0;
+}
+
+}  // namespace
+
+// H5File --------------------------------------------------------------------
+
+namespace {
+
+// What reading a dataset needs, looked up once per dataset and file.
+struct OpenDataset {
+  Handle dataset;
+  Handle type;
+  detail::H5TypeInfo info;
+  Shape shape;
+  bool is_null = false;
+  // Set when the elements lie as they are, contiguous and unfiltered, at
+  // this file offset: then rows are one pread() away.
+  std::optional<std::uint64_t> raw_offset;
+};
+
+}  // namespace
+
+struct H5File::State {
+  std::filesystem::path path;
+  std::string name;
+  detail::File raw{-1, {}};  // the same file, for the contiguous fast path
+  Handle file;
+  std::mutex mutex;  // guards `datasets`
+  std::map<std::string, std::unique_ptr<OpenDataset>> datasets;
+
+  const OpenDataset& dataset(const std::string& dataset_name);
+  // Rows [start, stop) of `d`, or all of a scalar when `scalar`.
+  Array read(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
+             std::uint64_t stop, bool scalar) const;
+};
+
+Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
+                          std::uint64_t start, std::uint64_t stop, bool scalar) const {
+  const std::string what = name + ": dataset " + object_name(dataset_name);
+  Shape shape = d.shape;
+  if (!scalar) {
+    check_row_range(shape, start, stop, what);
+    shape[0] = stop - start;
+  }
+  if (d.raw_offset && d.info.dtype) {
+    Array out = Array::uninitialized(*d.info.dtype, shape);
+    if (out.nbytes() == 0) return out;
+    const std::uint64_t row_bytes = d.shape.empty() ? 0 : out.nbytes() / (stop - start);
+    const std::uint64_t offset = *d.raw_offset + start * row_bytes;
+    const std::size_t got = raw.read_at(out.mutable_bytes(), static_cast<std::size_t>(out.nbytes()), offset);
+    if (got != out.nbytes()) {
+      throw FormatError(what + ": the file ends inside the dataset's data (truncated file)");
+    }
+    return out;
+  }
+  const detail::QuietErrors quiet;
+  const Handle space = own(H5Dget_space(d.dataset.get()), what + ": cannot read the dataspace");
+  if (!scalar && !d.is_null && stop > start) {
+    std::vector<hsize_t> offset(shape.size(), 0), count(shape.begin(), shape.end());
+    offset[0] = start;
+    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(),
+                              nullptr),
+          what + ": cannot select rows");
+  }
+  const hid_t dset = d.dataset.get();
+  const hid_t file_space = d.is_null ? H5S_ALL : space.get();
+  return read_elements(d.type.get(), d.info, shape,
+                       [&](hid_t mem_type, hid_t mem_space, void* buffer) {
+                         return H5Dread(dset, mem_type, mem_space, file_space, H5P_DEFAULT, buffer);
+                       },
+                       what);
+}
+
+const OpenDataset& H5File::State::dataset(const std::string& dataset_name) {
+  const std::lock_guard<std::mutex> lock(mutex);
+  auto found = datasets.find(dataset_name);
+  if (found != datasets.end()) return *found->second;
+  const detail::QuietErrors quiet;
+  const std::string what = name + ": dataset " + object_name(dataset_name);
+  auto d = std::make_unique<OpenDataset>();
+  d->dataset = open_dataset(file.get(), dataset_name, name);
+  d->type = own(H5Dget_type(d->dataset.get()), what + ": cannot read the type");
+  d->info = detail::describe_h5_type(d->type.get());
+  const Handle space = own(H5Dget_space(d->dataset.get()), what + ": cannot read the dataspace");
+  d->shape = extent(space.get(), d->is_null, what);
+  if (d->is_null) d->shape = {0};  // nothing to read; an empty 1-d array is closest
+  const Handle dcpl = own(H5Dget_create_plist(d->dataset.get()), what + ": cannot read the layout");
+  const haddr_t offset = H5Dget_offset(d->dataset.get());
+  if (d->info.dtype && !d->is_null && H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS &&
+      H5Pget_nfilters(dcpl.get()) == 0 && H5Pget_external_count(dcpl.get()) == 0 &&
+      offset != HADDR_UNDEF && H5Tget_size(d->type.get()) == d->info.dtype->itemsize()) {
+    const std::uint64_t bytes =
+        checked_element_count(d->shape, d->info.dtype->itemsize(), what) * d->info.dtype->itemsize();
+    if (offset + bytes <= raw.size_at_open()) d->raw_offset = offset;
+  }
+  return *datasets.emplace(dataset_name, std::move(d)).first->second;
+}
+
+H5File::H5File(std::unique_ptr<State> state) noexcept : state_(std::move(state)) {}
+H5File::H5File(H5File&&) noexcept = default;
+H5File& H5File::operator=(H5File&&) noexcept = default;
+
+H5File::~H5File() {
+  if (!state_) return;
+  const detail::QuietErrors quiet;
+  state_->datasets.clear();
+  state_->file.reset();
+}
+
+const std::filesystem::path& H5File::path() const noexcept { return state_->path; }
+
+H5File H5File::open(const std::filesystem::path& path) {
+  const detail::QuietErrors quiet;
+  detail::register_filters();
+  auto state = std::make_unique<State>();
+  state->path = path;
+  state->name = detail::quote(path);
+  // Open it ourselves first: "not found" and "permission denied" deserve
+  // their errno, and a file without the signature is not HDF5 at all.
+  state->raw = detail::File::open_read(path);
+  if (!has_hdf5_signature(state->raw)) {
+    throw FormatError(state->name + ": not an HDF5 file (no HDF5 signature at offset 0, 512, 1024, ...)");
+  }
+  const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) detail::throw_h5(state->name + ": cannot open as HDF5");
+  state->file = Handle(id);
+  return H5File(std::move(state));
+}
+
+std::vector<H5Object> H5File::list() const {
+  const detail::QuietErrors quiet;
+  const hid_t id = state_->file.get();
+  const std::string& name = state_->name;
+  std::vector<H5Object> out;
+  {
+    const Handle root = own(H5Oopen(id, "/", H5P_DEFAULT), name + ": cannot open the root group");
+    out.push_back(describe(root.get(), "/", name));
+  }
+  LinkList links;
+  check(H5Lvisit(id, H5_INDEX_NAME, H5_ITER_INC, collect_link, &links),
+        name + ": cannot walk the file");
+  for (const auto& [link, type] : links.links) {
+    const std::string path = "/" + link;
+    if (type == H5L_TYPE_HARD) {
+      const Handle object = own(H5Oopen(id, path.c_str(), H5P_DEFAULT),
+                                name + ": cannot open " + object_name(path));
+      out.push_back(describe(object.get(), path, name));
+      continue;
+    }
+    H5Object entry;
+    entry.path = path;
+    entry.kind = H5Object::Kind::Other;
+    entry.type = type == H5L_TYPE_SOFT ? "soft link" : type == H5L_TYPE_EXTERNAL ? "external link" : "link";
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+H5Object H5File::info(const std::string& object) const {
+  const detail::QuietErrors quiet;
+  const Handle handle = open_object(state_->file.get(), object, state_->name);
+  return describe(handle.get(), object, state_->name);
+}
+
+Array H5File::read(const std::string& dataset) const {
+  const OpenDataset& d = state_->dataset(dataset);
+  return state_->read(d, dataset, 0, d.shape.empty() ? 0 : d.shape[0], d.shape.empty());
+}
+
+Array H5File::read_rows(const std::string& dataset, std::uint64_t start, std::uint64_t stop) const {
+  const OpenDataset& d = state_->dataset(dataset);
+  return state_->read(d, dataset, start, stop, false);
+}
+
+std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string& object) const {
+  const detail::QuietErrors quiet;
+  const std::string& name = state_->name;
+  const Handle handle = open_object(state_->file.get(), object, name);
+  std::vector<std::pair<std::string, Array>> out;
+  for (const std::string& attribute : attribute_names(handle.get(), name + ": " + object_name(object))) {
+    const std::string what = name + ": attribute " + object_name(attribute) + " of " + object_name(object);
+    const Handle attr = own(H5Aopen(handle.get(), attribute.c_str(), H5P_DEFAULT), what + ": cannot open");
+    const Handle type = own(H5Aget_type(attr.get()), what + ": cannot read the type");
+    const detail::H5TypeInfo info = detail::describe_h5_type(type.get());
+    const Handle space = own(H5Aget_space(attr.get()), what + ": cannot read the dataspace");
+    bool is_null = false;
+    Shape shape = extent(space.get(), is_null, what);
+    if (is_null) shape = {0};
+    out.emplace_back(attribute, read_elements(type.get(), info, shape,
+                                              [&](hid_t mem_type, hid_t, void* buffer) {
+                                                return is_null ? herr_t{0} : H5Aread(attr.get(), mem_type, buffer);
+                                              },
+                                              what));
+  }
+  return out;
+}
+
+// H5Writer ------------------------------------------------------------------
+
+struct H5Writer::State {
+  explicit State(const std::filesystem::path& destination) : output(destination) {}
+  detail::AtomicOutput output;
+  std::string name;
+  Handle file;
+  bool committed = false;
+};
+
+namespace {
+
+// Element bytes in C order, as HDF5 wants them; no copy when already so.
+const void* c_order_bytes(const ArrayView& data, std::vector<std::byte>& storage) {
+  if (data.is_c_contiguous()) return data.data();
+  storage.reserve(static_cast<std::size_t>(data.nbytes()));
+  detail::gather_c_order(data, [&](const std::byte* p, std::size_t n) {
+    storage.insert(storage.end(), p, p + n);
+  });
+  return storage.data();
+}
+
+// Unicode elements as UTF-8 strings, for HDF5's variable-length str.
+std::vector<std::string> to_utf8(const ArrayView& data, const std::string& what) {
+  std::vector<std::byte> storage;
+  const auto* bytes = static_cast<const std::byte*>(c_order_bytes(data, storage));
+  const std::size_t width = data.dtype().itemsize() / 4;
+  const bool swap = !data.dtype().is_native();
+  std::vector<std::string> out(static_cast<std::size_t>(data.size()));
+  std::u32string text;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    text.clear();
+    for (std::size_t k = 0; k < width; ++k) {
+      unsigned char b[4];
+      std::memcpy(b, bytes + (i * width + k) * 4, 4);
+      if (swap) std::reverse(b, b + 4);
+      char32_t c;
+      std::memcpy(&c, b, 4);
+      text.push_back(c);
+    }
+    // numpy's U strings end at the first trailing NUL; an interior NUL
+    // cannot survive a C string.
+    while (!text.empty() && text.back() == U'\0') text.pop_back();
+    if (text.find(U'\0') != std::u32string::npos) {
+      throw UsageError(what + ": string " + std::to_string(i) +
+                       " contains a NUL character, which HDF5 strings cannot hold");
+    }
+    if (!detail::utf32_to_utf8(text, out[i])) {
+      throw UsageError(what + ": string " + std::to_string(i) + " is not valid unicode");
+    }
+  }
+  return out;
+}
+
+// Writes `data` with `write(mem_type, buffer)`, in the HDF5 type that
+// h5_type_for() gives its dtype.
+void write_elements(const ArrayView& data, hid_t file_type,
+                    const std::function<herr_t(hid_t, const void*)>& write, const std::string& what) {
+  if (data.size() == 0) return;
+  if (data.dtype().kind() == Kind::Unicode) {
+    const std::vector<std::string> texts = to_utf8(data, what);
+    std::vector<const char*> pointers;
+    pointers.reserve(texts.size());
+    for (const auto& t : texts) pointers.push_back(t.c_str());
+    check(write(file_type, pointers.data()), what + ": cannot write");
+    return;
+  }
+  std::vector<std::byte> storage;
+  check(write(file_type, c_order_bytes(data, storage)), what + ": cannot write");
+}
+
+Shape automatic_chunks(const ArrayView& data) {
+  // About 1 MiB per chunk, whole rows, as a sensible default for reading
+  // row ranges.
+  Shape chunks = data.shape();
+  std::uint64_t row_bytes = data.dtype().itemsize();
+  for (std::size_t k = 1; k < chunks.size(); ++k) row_bytes *= std::max<std::uint64_t>(chunks[k], 1);
+  const std::uint64_t rows = std::max<std::uint64_t>(1, (std::uint64_t{1} << 20) / std::max<std::uint64_t>(row_bytes, 1));
+  chunks[0] = std::min(rows, std::max<std::uint64_t>(chunks[0], 1));
+  return chunks;
+}
+
+}  // namespace
+
+H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
+    : state_(std::make_unique<State>(destination)) {
+  const detail::QuietErrors quiet;
+  detail::register_filters();
+  state_->name = detail::quote(destination);
+  const std::filesystem::path& temporary = state_->output.temporary();
+  if (append && std::filesystem::exists(destination)) {
+    std::error_code error;
+    std::filesystem::copy_file(destination, temporary,
+                               std::filesystem::copy_options::overwrite_existing, error);
+    if (error) {
+      throw IOError("cannot copy " + state_->name + " to add to it: " + error.message(), error.value());
+    }
+    state_->file = own(H5Fopen(temporary.c_str(), H5F_ACC_RDWR, H5P_DEFAULT),
+                       state_->name + ": cannot open as HDF5 to add to it");
+    return;
+  }
+  const Handle fapl = own(H5Pcreate(H5P_FILE_ACCESS), state_->name + ": cannot create");
+  // The oldest format that holds the data, as h5py's libver="earliest":
+  // readable by every libhdf5 from 1.8 on.
+  check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18),
+        state_->name + ": cannot create");
+  check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), state_->name + ": cannot create");
+  state_->file = own(H5Fcreate(temporary.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()),
+                     state_->name + ": cannot create");
+}
+
+H5Writer::~H5Writer() {
+  const detail::QuietErrors quiet;
+  state_->file.reset();  // then the AtomicOutput removes the temporary file
+}
+
+void H5Writer::write(const std::string& name, const ArrayView& data, const H5DatasetOptions& options) {
+  const detail::QuietErrors quiet;
+  const std::string what = state_->name + ": dataset " + object_name(name);
+  if (state_->committed) throw UsageError(what + ": the file is already committed");
+  const hid_t file = state_->file.get();
+  if (object_exists(file, name, state_->name)) throw UsageError(what + " already exists");
+
+  const Handle type = detail::h5_type_for(data.dtype());
+  const Handle space = memory_space(data.shape(), what);
+  const Handle lcpl = own(H5Pcreate(H5P_LINK_CREATE), what + ": cannot create");
+  check(H5Pset_create_intermediate_group(lcpl.get(), 1), what + ": cannot create");
+  check(H5Pset_char_encoding(lcpl.get(), H5T_CSET_UTF8), what + ": cannot create");
+  const Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), what + ": cannot create");
+
+  const bool filtered = !options.compression.empty() || options.shuffle || options.fletcher32;
+  const bool chunked = (options.chunks.has_value() || filtered) && data.size() > 0;
+  if ((options.chunks.has_value() || filtered) && data.ndim() == 0) {
+    throw UsageError(what + ": a scalar cannot be chunked or compressed");
+  }
+  if (chunked) {
+    const Shape chunks = options.chunks ? *options.chunks : automatic_chunks(data);
+    if (chunks.size() != data.ndim()) {
+      throw UsageError(what + ": chunk shape has " + std::to_string(chunks.size()) +
+                       " dimensions, the data " + std::to_string(data.ndim()));
+    }
+    std::vector<hsize_t> dims;
+    for (std::size_t k = 0; k < chunks.size(); ++k) {
+      if (chunks[k] == 0 || chunks[k] > data.shape()[k]) {
+        throw UsageError(what + ": chunk dimension " + std::to_string(k) + " must be between 1 and " +
+                         std::to_string(data.shape()[k]));
+      }
+      dims.push_back(chunks[k]);
+    }
+    check(H5Pset_chunk(dcpl.get(), static_cast<int>(dims.size()), dims.data()), what + ": cannot chunk");
+    // h5py's pipeline order: shuffle, compression, checksum.
+    if (options.shuffle) check(H5Pset_shuffle(dcpl.get()), what + ": cannot add shuffle");
+    if (options.compression == "gzip") {
+      if (options.gzip_level < 0 || options.gzip_level > 9) {
+        throw UsageError(what + ": gzip level must be 0-9, not " + std::to_string(options.gzip_level));
+      }
+      check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzip_level)), what + ": cannot add gzip");
+    } else if (options.compression == "lzf") {
+      check(H5Pset_filter(dcpl.get(), 32000, H5Z_FLAG_OPTIONAL, 0, nullptr), what + ": cannot add lzf");
+    } else if (!options.compression.empty()) {
+      throw UsageError(what + ": unknown compression '" + options.compression + "' (use gzip or lzf)");
+    }
+    if (options.fletcher32) check(H5Pset_fletcher32(dcpl.get()), what + ": cannot add fletcher32");
+  }
+  const Handle dset = own(H5Dcreate2(file, name.c_str(), type.get(), space.get(), lcpl.get(),
+                                     dcpl.get(), H5P_DEFAULT),
+                          what + ": cannot create");
+  write_elements(data, type.get(),
+                 [&](hid_t mem_type, const void* buffer) {
+                   return H5Dwrite(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer);
+                 },
+                 what);
+}
+
+void H5Writer::set_attribute(const std::string& object, const std::string& name, const ArrayView& value) {
+  const detail::QuietErrors quiet;
+  const std::string what = state_->name + ": attribute " + object_name(name) + " of " + object_name(object);
+  if (state_->committed) throw UsageError(what + ": the file is already committed");
+  const Handle target = open_object(state_->file.get(), object, state_->name);
+  if (check_tri(H5Aexists(target.get(), name.c_str()), what + ": cannot look up")) {
+    check(H5Adelete(target.get(), name.c_str()), what + ": cannot replace");  // as h5py's attrs[name] = v
+  }
+  const Handle type = detail::h5_type_for(value.dtype());
+  const Handle space = memory_space(value.shape(), what);
+  const Handle attr = own(H5Acreate2(target.get(), name.c_str(), type.get(), space.get(),
+                                     H5P_DEFAULT, H5P_DEFAULT),
+                          what + ": cannot create");
+  write_elements(value, type.get(),
+                 [&](hid_t mem_type, const void* buffer) { return H5Awrite(attr.get(), mem_type, buffer); },
+                 what);
+}
+
+void H5Writer::set_attribute(const std::string& object, const std::string& name, const std::string& text) {
+  std::u32string wide;
+  if (!detail::utf8_to_utf32(text.c_str(), wide) || text.find('\0') != std::string::npos) {
+    throw UsageError(state_->name + ": attribute " + object_name(name) +
+                     ": text must be UTF-8 without NUL characters");
+  }
+  const std::size_t width = std::max<std::size_t>(wide.size(), 1);
+  wide.resize(width, U'\0');
+  set_attribute(object, name,
+                ArrayView::contiguous(wide.data(), DType(Kind::Unicode, 4 * width, native_byte_order()), {}));
+}
+
+void H5Writer::commit() {
+  const detail::QuietErrors quiet;
+  if (state_->committed) return;
+  check(H5Fclose(state_->file.release()), state_->name + ": cannot finish writing");
+  state_->output.commit();
+  state_->committed = true;
+}
+
+}  // namespace ndbridge

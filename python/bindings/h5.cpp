@@ -1,0 +1,190 @@
+#include "h5.hpp"
+
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "convert.hpp"
+#include "ndbridge/error.hpp"
+#include "ndbridge/h5.hpp"
+
+namespace py = pybind11;
+
+namespace ndbridge::python {
+
+namespace {
+
+const char* kind_name(H5Object::Kind kind) {
+  switch (kind) {
+    case H5Object::Kind::Group: return "group";
+    case H5Object::Kind::Dataset: return "dataset";
+    case H5Object::Kind::NamedType: return "datatype";
+    default: return "other";
+  }
+}
+
+py::object optional_shape(const std::optional<Shape>& shape) {
+  if (!shape) return py::none();
+  return py::tuple(py::cast(*shape));
+}
+
+py::dict to_dict(const H5Object& o) {
+  py::dict d;
+  d["path"] = o.path;
+  d["kind"] = kind_name(o.kind);
+  d["attributes"] = o.attributes;
+  if (o.kind == H5Object::Kind::Dataset) {
+    d["dtype"] = o.dtype ? py::object(py::str(o.dtype->descr())) : py::object(py::none());
+    d["readable"] = o.readable;
+    d["type"] = o.type;
+    d["shape"] = py::tuple(py::cast(o.shape));
+    d["null_dataspace"] = o.null_dataspace;
+    d["layout"] = o.layout;
+    d["chunks"] = optional_shape(o.chunks);
+    d["filters"] = o.filters;
+  } else if (!o.type.empty()) {
+    d["type"] = o.type;
+  }
+  return d;
+}
+
+
+// An H5File that Python can close before it is garbage collected.
+class OpenH5 {
+ public:
+  explicit OpenH5(const std::filesystem::path& path) : file_(H5File::open(path)) {}
+  H5File& file() {
+    if (!file_) throw UsageError("this HDF5 file is closed");
+    return *file_;
+  }
+  void close() { file_.reset(); }
+
+ private:
+  std::optional<H5File> file_;
+};
+
+py::list list_objects(H5File& file) {
+  std::vector<H5Object> objects;
+  {
+    py::gil_scoped_release release;
+    objects = file.list();
+  }
+  py::list out;
+  for (const auto& o : objects) out.append(to_dict(o));
+  return out;
+}
+
+py::array read_dataset(H5File& file, const std::string& dataset) {
+  Array array = [&] {
+    py::gil_scoped_release release;
+    return file.read(dataset);
+  }();
+  return to_numpy(std::move(array));
+}
+
+py::array read_dataset_rows(H5File& file, const std::string& dataset, std::uint64_t start,
+                            std::uint64_t stop) {
+  Array array = [&] {
+    py::gil_scoped_release release;
+    return file.read_rows(dataset, start, stop);
+  }();
+  return to_numpy(std::move(array));
+}
+
+py::dict read_attributes(H5File& file, const std::string& object) {
+  std::vector<std::pair<std::string, Array>> attributes;
+  {
+    py::gil_scoped_release release;
+    attributes = file.attributes(object);
+  }
+  py::dict out;
+  for (auto& [name, value] : attributes) out[py::str(name)] = to_numpy(std::move(value));
+  return out;
+}
+
+H5File open_file(const std::filesystem::path& path) {
+  py::gil_scoped_release release;
+  return H5File::open(path);
+}
+
+}  // namespace
+
+void register_h5(py::module_& m) {
+  py::class_<OpenH5>(m, "H5File")
+      .def(py::init([](const std::filesystem::path& path) {
+             py::gil_scoped_release release;
+             return std::make_unique<OpenH5>(path);
+           }),
+           py::arg("path"))
+      .def("list", [](OpenH5& f) { return list_objects(f.file()); })
+      .def("read", [](OpenH5& f, const std::string& d) { return read_dataset(f.file(), d); },
+           py::arg("dataset"))
+      .def("read_rows",
+           [](OpenH5& f, const std::string& d, std::uint64_t start, std::uint64_t stop) {
+             return read_dataset_rows(f.file(), d, start, stop);
+           },
+           py::arg("dataset"), py::arg("start"), py::arg("stop"))
+      .def("attributes", [](OpenH5& f, const std::string& o) { return read_attributes(f.file(), o); },
+           py::arg("object"))
+      .def("close", &OpenH5::close);
+  m.def(
+      "list_h5",
+      [](const std::filesystem::path& path) {
+        H5File file = open_file(path);
+        return list_objects(file);
+      },
+      py::arg("path"));
+  m.def(
+      "read_h5",
+      [](const std::filesystem::path& path, const std::string& dataset) {
+        H5File file = open_file(path);
+        return read_dataset(file, dataset);
+      },
+      py::arg("path"), py::arg("dataset"));
+  m.def(
+      "read_h5_rows",
+      [](const std::filesystem::path& path, const std::string& dataset, std::uint64_t start,
+         std::uint64_t stop) {
+        H5File file = open_file(path);
+        return read_dataset_rows(file, dataset, start, stop);
+      },
+      py::arg("path"), py::arg("dataset"), py::arg("start"), py::arg("stop"));
+  m.def(
+      "read_h5_attrs",
+      [](const std::filesystem::path& path, const std::string& object) {
+        H5File file = open_file(path);
+        return read_attributes(file, object);
+      },
+      py::arg("path"), py::arg("object"));
+  m.def(
+      "write_h5",
+      [](const std::filesystem::path& path, const std::string& dataset, const py::array& array,
+         std::optional<Shape> chunks, const std::string& compression, int level, bool shuffle,
+         bool fletcher32, const std::vector<std::pair<std::string, py::array>>& attrs,
+         bool append) {
+        const std::string where = quoted(path);
+        const ArrayView data = from_numpy(array, where);
+        std::vector<std::pair<std::string, ArrayView>> attribute_views;
+        for (const auto& [name, value] : attrs) attribute_views.emplace_back(name, from_numpy(value, where));
+        H5DatasetOptions options;
+        options.chunks = std::move(chunks);
+        options.compression = compression;
+        options.gzip_level = level;
+        options.shuffle = shuffle;
+        options.fletcher32 = fletcher32;
+        py::gil_scoped_release release;
+        H5Writer writer(path, append);
+        writer.write(dataset, data, options);
+        for (const auto& [name, value] : attribute_views) writer.set_attribute(dataset, name, value);
+        writer.commit();
+      },
+      py::arg("path"), py::arg("dataset"), py::arg("array"), py::arg("chunks"),
+      py::arg("compression"), py::arg("level"), py::arg("shuffle"), py::arg("fletcher32"),
+      py::arg("attrs"), py::arg("append"));
+}
+
+}  // namespace ndbridge::python
