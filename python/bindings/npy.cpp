@@ -1,5 +1,6 @@
 #include "npy.hpp"
 
+#include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
 #include <utility>
@@ -43,6 +44,24 @@ void register_npy(py::module_& m) {
         return to_numpy(owned->rows(start, stop), owner, false);
       },
       py::arg("path"), py::arg("start"), py::arg("stop"), py::arg("mmap"));
+  m.def(
+      "read_npy_header",
+      [](const std::filesystem::path& path) {
+        NpyHeader h;
+        {
+          py::gil_scoped_release release;
+          h = read_npy_header(path);
+        }
+        py::dict d;
+        d["dtype"] = h.dtype.descr();
+        d["shape"] = py::tuple(py::cast(h.shape));
+        d["fortran_order"] = h.fortran_order;
+        d["version"] = py::make_tuple(h.version_major, h.version_minor);
+        d["data_offset"] = h.data_offset;
+        d["data_bytes"] = h.data_bytes;
+        return d;
+      },
+      py::arg("path"));
   m.def(
       "write_npy",
       [](const std::filesystem::path& path, const py::array& array) {

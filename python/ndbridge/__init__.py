@@ -18,6 +18,20 @@ from ._errors import (
     UsageError,
 )
 
+def __getattr__(name: str) -> object:
+    # The packing tool and loader pull in h5py and imageio: import them only
+    # when asked for, so that ``import ndbridge`` stays light.
+    if name == "pack":
+        from .pack import pack
+
+        return pack
+    if name == "load":
+        from .load import load
+
+        return load
+    raise AttributeError(f"module 'ndbridge' has no attribute {name!r}")
+
+
 __all__ = [
     "Error",
     "FileError",
@@ -28,4 +42,6 @@ __all__ = [
     "UsageError",
     "__version__",
     "cpp",
+    "load",
+    "pack",
 ]

@@ -1,13 +1,28 @@
-"""The ``ndbridge`` command line."""
+"""The ``ndbridge`` command line.
+
+Each command lives in its own module that provides ``add_parser(commands)``
+(registering its sub-parser) and ``run(args) -> int``.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from . import __version__
 from ._errors import Error
+
+#: Command name -> module (imported only when the command runs, so that
+#: ``ndbridge ls`` does not pay for the packing tool's imports).
+COMMANDS: dict[str, str] = {
+    "pack": "ndbridge._cli_pack",
+    "ls": "ndbridge._cli_ls",
+    "convert": "ndbridge._cli_convert",
+    "verify": "ndbridge._cli_verify",
+    "demo": "ndbridge._cli_demo",
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -15,10 +30,13 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="ndbridge", description="Arrays across Python and C++: .npy, .npz and HDF5."
     )
     parser.add_argument("--version", action="version", version=f"ndbridge {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser(
-        "demo", help="write sample arrays with numpy and read them back with the C++ library"
-    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        try:
+            importlib.import_module(module).add_parser(commands)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
     return parser
 
 
@@ -26,14 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     args = _build_parser().parse_args(argv)
     try:
-        if args.command == "demo":
-            from .demo import run_demo
-
-            return 0 if run_demo(sys.stdout) else 1
+        return int(importlib.import_module(COMMANDS[args.command]).run(args))
     except Error as exc:
-        print(f"ndbridge: error: {exc}", file=sys.stderr)
+        print(f"ndbridge {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    return 2  # argparse already rejected unknown commands
+    except KeyboardInterrupt:
+        print(f"ndbridge {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

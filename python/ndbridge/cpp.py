@@ -54,6 +54,16 @@ def read_npy(
     return _core.read_npy_rows(path, start, stop, bool(mmap))
 
 
+def read_npy_header(path: PathLike) -> dict[str, Any]:
+    """The header of an .npy file, read and checked by the C++ reader.
+
+    Keys: ``dtype`` (numpy's type string), ``shape``, ``fortran_order``,
+    ``version`` (major, minor), ``data_offset`` and ``data_bytes``. The data
+    is not read, nor checked for truncation.
+    """
+    return _core.read_npy_header(path)
+
+
 def write_npy(path: PathLike, array: npt.ArrayLike) -> None:
     """Write ``array`` as an .npy file with the C++ writer.
 
