@@ -18,11 +18,12 @@ from ._errors import (
     UsageError,
 )
 
+
 def __getattr__(name: str) -> object:
     # The packing tool and loader pull in h5py and imageio: import them only
     # when asked for, so that ``import ndbridge`` stays light.
     if name == "pack":
-        from .pack import pack
+        from .packing import pack
 
         return pack
     if name == "load":

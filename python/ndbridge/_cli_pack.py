@@ -1,0 +1,89 @@
+"""``ndbridge pack SRC OUT``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def add_parser(commands: Any) -> None:
+    """Register ``pack``."""
+    p = commands.add_parser(
+        "pack",
+        help="pack a folder of images (or .npy files) into one HDF5 file, streaming",
+        description=(
+            "Pack a folder tree of images (JPEG, PNG, BMP, TIFF, ... anything imageio reads) "
+            "or of .npy files into one file, in sorted order, without ever holding more than "
+            "a few batches in memory or more than one source file open per worker."
+        ),
+    )
+    p.add_argument("src", help="the folder to pack")
+    p.add_argument("out", help="the output file (.h5)")
+    p.add_argument("--format", choices=["h5"], help="output format (default: from OUT's suffix)")
+    p.add_argument("--workers", type=int, help="decoding processes (default: every core)")
+    p.add_argument(
+        "--labels",
+        choices=["none", "dirs"],
+        default="none",
+        help="dirs: the top-level folder of each file is its class",
+    )
+    p.add_argument(
+        "--store",
+        choices=["decoded", "encoded"],
+        default="decoded",
+        help="decoded: one (N, H, W, C) array; encoded: the original file bytes",
+    )
+    p.add_argument("--resize", metavar="HxW", help="scale every image to HEIGHTxWIDTH")
+    p.add_argument("--mode", help="convert every image to this Pillow mode, e.g. RGB or L")
+    p.add_argument("--compression", choices=["none", "gzip", "lzf"], default="none")
+    p.add_argument("--gzip-level", type=int, default=4, help="gzip level 0-9 (default 4)")
+    p.add_argument(
+        "--input",
+        choices=["auto", "images", "npy"],
+        default="auto",
+        help="which files to pack (default: whichever the folder holds)",
+    )
+    p.add_argument(
+        "--on-error",
+        choices=["fail", "skip"],
+        default="fail",
+        help="on an unreadable or corrupt file: stop (fail) or record it and go on",
+    )
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--force", action="store_true", help="replace OUT if it exists")
+    p.add_argument("--json", action="store_true", help="print one JSON summary object")
+    p.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="show a progress bar (default: when stderr is a terminal)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Pack and print the summary."""
+    from .packing import pack
+
+    summary = pack(
+        args.src, args.out, format=args.format, workers=args.workers, labels=args.labels,
+        store=args.store, resize=args.resize, mode=args.mode, compression=args.compression,
+        gzip_level=args.gzip_level, input=args.input, on_error=args.on_error,
+        resume=args.resume, force=args.force, progress=False if args.json else args.progress,
+    )  # fmt: skip
+    if args.json:
+        json.dump(summary.as_dict(), sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        s = summary
+        print(
+            f"packed {s.images} images ({s.skipped} skipped, {s.ignored} other files ignored) "
+            f"into {s.output}: {s.bytes / 1e6:.1f} MB in {s.seconds:.1f} s, "
+            f"{s.images_per_second:.0f} images/s"
+        )
+        for f in s.skipped_files[:20]:
+            print(f"  skipped {f['path']}: {f['reason']}")
+        if len(s.skipped_files) > 20:
+            print(f"  ... and {len(s.skipped_files) - 20} more (see skipped/ in the output)")
+    return 0

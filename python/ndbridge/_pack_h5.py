@@ -1,0 +1,214 @@
+"""The HDF5 output of the packing tool, written with h5py.
+
+Layout (every dataset readable by h5py and by ndbridge's C++ reader):
+
+- ``images``: (N, H, W, C) decoded samples, one sample per chunk
+  (``--store decoded``); or ``encoded`` (total bytes,) uint8 holding the
+  original files back to back, with ``offsets`` (N + 1,) int64 so that sample
+  i is ``encoded[offsets[i]:offsets[i + 1]]``, and ``shapes`` (N, 3) the
+  decoded (H, W, C) of each (``--store encoded``);
+- ``labels`` (N,) int64 and ``class_names`` (K,) str, with ``--labels dirs``;
+- ``paths`` (N,) str: each sample's source file, relative to the source root;
+- ``skipped/paths`` and ``skipped/reasons`` (M,) str: files left out and why;
+- root attributes: ``ndbridge_version``, ``created``, ``source_root``,
+  ``options`` (JSON), ``store``, ``count``, ``format`` = "ndbridge-pack/1".
+
+While packing, the file lives at ``OUT.partial`` with ``ndbridge_consumed``
+(source files handled so far) updated after every batch, which is what
+``--resume`` continues from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ._decode import Sample
+from ._errors import UsageError
+
+FORMAT = "ndbridge-pack/1"
+_STR = h5py.string_dtype()
+_ENCODED_CHUNK = 1 << 20
+
+
+def _appendable(
+    group: h5py.Group, name: str, dtype: Any, row: tuple[int, ...] = (), chunk_rows: int = 4096
+) -> h5py.Dataset:
+    return group.create_dataset(
+        name, shape=(0, *row), maxshape=(None, *row), dtype=dtype, chunks=(chunk_rows, *row)
+    )
+
+
+def _append(dataset: h5py.Dataset, values: Any) -> None:
+    n = dataset.shape[0]
+    k = len(values)
+    if k:
+        dataset.resize(n + k, axis=0)
+        dataset[n : n + k] = values
+
+
+class H5Sink:
+    """Receives batches of samples in order and writes them to ``OUT.partial``."""
+
+    def __init__(
+        self,
+        out: Path,
+        meta: dict[str, Any],
+        options: dict[str, Any],
+        classes: list[str],
+        resume: bool,
+    ) -> None:
+        self.out = out
+        self.partial = out.with_name(out.name + ".partial")
+        self.options = options
+        self.compression = options["compression"]
+        self.gzip_level = options.get("gzip_level", 4)
+        self.store = options["store"]
+        if resume and self.partial.exists():
+            self.file = self._reopen(meta, classes)
+            self.resumed = True
+        else:
+            self.file = h5py.File(self.partial, "w", libver="earliest")
+            self.resumed = False
+            for key, value in meta.items():
+                self.file.attrs[key] = value
+            self.file.attrs["format"] = FORMAT
+            self.file.attrs["store"] = self.store
+            self.file.attrs["options"] = json.dumps(options, sort_keys=True)
+            self.file.attrs["ndbridge_consumed"] = 0
+            _appendable(self.file, "paths", _STR)
+            skipped = self.file.create_group("skipped")
+            _appendable(skipped, "paths", _STR, chunk_rows=256)
+            _appendable(skipped, "reasons", _STR, chunk_rows=256)
+            if classes:
+                self.file.create_dataset(
+                    "class_names", data=np.array(classes, dtype=object), dtype=_STR
+                )
+                _appendable(self.file, "labels", np.int64)
+            if self.store == "encoded":
+                _appendable(self.file, "encoded", np.uint8, chunk_rows=_ENCODED_CHUNK)
+                offsets = _appendable(self.file, "offsets", np.int64)
+                _append(offsets, [0])
+                _appendable(self.file, "shapes", np.int64, row=(3,))
+            self.file.flush()
+        self.consumed = int(self.file.attrs["ndbridge_consumed"])
+
+    def _reopen(self, meta: dict[str, Any], classes: list[str]) -> h5py.File:
+        try:
+            f = h5py.File(self.partial, "a")
+        except OSError as exc:
+            raise UsageError(
+                f"cannot resume from '{self.partial}': it is damaged ({exc}); "
+                "run without --resume to start over"
+            ) from None
+        stored = json.loads(f.attrs.get("options", "{}"))
+        mine = dict(self.options)
+        for volatile in ("workers",):
+            stored.pop(volatile, None)
+            mine.pop(volatile, None)
+        if stored != mine or f.attrs.get("source_root") != meta["source_root"]:
+            f.close()
+            raise UsageError(
+                f"cannot resume from '{self.partial}': it was started with other options or "
+                f"another source ({stored}); run without --resume to start over"
+            )
+        have = (
+            [s.decode() if isinstance(s, bytes) else s for s in f["class_names"][()]]
+            if "class_names" in f
+            else []
+        )
+        if have != classes:
+            f.close()
+            raise UsageError(f"cannot resume from '{self.partial}': the class folders changed")
+        return f
+
+    @property
+    def count(self) -> int:
+        """Samples written so far."""
+        return int(self.file["paths"].shape[0])
+
+    @property
+    def skipped_count(self) -> int:
+        """Files recorded as skipped so far."""
+        return int(self.file["skipped/paths"].shape[0])
+
+    def dtype(self) -> str | None:
+        """numpy's type string of the stored samples, once there is one."""
+        if "images" in self.file:
+            return self.file["images"].dtype.str
+        return "|u1" if self.store == "encoded" else None
+
+    def shape(self) -> tuple[int, ...] | None:
+        """The sample shape fixed by the first sample, once there is one."""
+        if self.store == "decoded" and "images" in self.file:
+            return tuple(self.file["images"].shape[1:])
+        return None
+
+    def _create_images(self, first: np.ndarray) -> h5py.Dataset:
+        kwargs: dict[str, Any] = {}
+        if self.compression == "gzip":
+            kwargs = {"compression": "gzip", "compression_opts": self.gzip_level}
+        elif self.compression == "lzf":
+            kwargs = {"compression": "lzf"}
+        return self.file.create_dataset(
+            "images", shape=(0, *first.shape), maxshape=(None, *first.shape), dtype=first.dtype,
+            chunks=(1, *first.shape), **kwargs,
+        )  # fmt: skip
+
+    def add(self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int) -> None:
+        """Append a batch, then record that ``consumed`` source files are done."""
+        f = self.file
+        if good:
+            if self.store == "decoded":
+                images = f["images"] if "images" in f else self._create_images(good[0].array)
+                n = images.shape[0]
+                images.resize(n + len(good), axis=0)
+                if all(s.chunk is not None for s in good):
+                    for i, s in enumerate(good):
+                        images.id.write_direct_chunk((n + i,) + (0,) * (images.ndim - 1), s.chunk)
+                else:
+                    images[n:] = np.stack([s.array for s in good])
+            else:
+                offsets = f["offsets"]
+                end = int(offsets[-1])
+                blob = np.frombuffer(b"".join(s.encoded for s in good), dtype=np.uint8)
+                _append(f["encoded"], blob)
+                _append(offsets, end + np.cumsum([len(s.encoded) for s in good]))
+                _append(f["shapes"], np.array([s.array.shape for s in good], dtype=np.int64))
+            _append(f["paths"], [s.relpath for s in good])
+            if "labels" in f:
+                _append(f["labels"], np.array([s.label for s in good], dtype=np.int64))
+        if skipped:
+            _append(f["skipped/paths"], [p for p, _ in skipped])
+            _append(f["skipped/reasons"], [r for _, r in skipped])
+        f.attrs["ndbridge_consumed"] = consumed
+        f.flush()
+        self.consumed = consumed
+
+    def finish(self) -> Path:
+        """Mark the file complete, flush it to disk and rename it to its final name."""
+        self.file.attrs["count"] = self.count
+        del self.file.attrs["ndbridge_consumed"]
+        self.file.close()
+        fd = os.open(self.partial, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(self.partial, self.out)
+        return self.out
+
+    def close(self) -> None:
+        """Close without finishing: the partial file stays for --resume."""
+        if self.file.id.valid:
+            self.file.close()
+
+    def discard(self) -> None:
+        """Close and delete the partial file (a failed run that cannot resume)."""
+        self.close()
+        self.partial.unlink(missing_ok=True)

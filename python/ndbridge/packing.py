@@ -1,0 +1,299 @@
+"""``ndbridge.pack``: a folder of images (or .npy files) into one file, streaming.
+
+Files are taken in a fixed sorted order (see ``_sources``), decoded in
+worker processes a bounded number of batches at a time, and written in that
+same order, so memory stays a small multiple of one batch whatever the number
+of files, each file is open only while it is read, and the output is the same
+for any number of workers.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import errno
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from ._decode import DecodeSettings, Sample, decode_batch
+from ._errors import FormatError, UsageError, file_error
+from ._sources import Census, sources, take_census
+
+#: Bytes of decoded samples a batch aims at; batches in flight are bounded
+#: too, so this sets the memory the packer needs.
+BATCH_BYTES = 16 << 20
+MAX_BATCH = 64
+#: Examples of differing shapes quoted in the error.
+SHAPE_EXAMPLES = 5
+
+
+@dataclass
+class PackSummary:
+    """What a packing run did; ``as_dict()`` is what ``--json`` prints."""
+
+    output: str
+    format: str
+    store: str
+    images: int
+    skipped: int
+    ignored: int
+    bytes: int
+    seconds: float
+    images_per_second: float
+    shape: list[int] | None
+    dtype: str | None
+    classes: list[str]
+    resumed: bool
+    skipped_files: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def _parse_resize(resize: str | tuple[int, int] | None) -> tuple[int, int] | None:
+    if resize is None or isinstance(resize, tuple):
+        return resize
+    try:
+        height, width = (int(v) for v in resize.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--resize wants HEIGHTxWIDTH such as 224x224, not '{resize}'") from None
+    if height <= 0 or width <= 0:
+        raise UsageError(f"--resize wants positive sizes, not '{resize}'")
+    return height, width
+
+
+def _format_of(out: Path, fmt: str | None) -> str:
+    if fmt is None:
+        suffix = out.suffix.lower()
+        fmt = {".h5": "h5", ".hdf5": "h5", ".hdf": "h5"}.get(suffix)
+        if fmt is None:
+            raise UsageError(
+                f"cannot tell the output format from '{out.name}'; use a .h5 name or --format"
+            )
+    if fmt != "h5":
+        raise UsageError(f"output format '{fmt}' is not available (h5 is)")
+    return fmt
+
+
+def _batches(items: Iterator[tuple[str, int]], size: int) -> Iterator[list[tuple[str, int]]]:
+    while batch := list(islice(items, size)):
+        yield batch
+
+
+def _shape_error(
+    expected: tuple[int, ...], first_path: str, odd: list[Sample], root: Path
+) -> UsageError:
+    def show(shape: tuple[int, ...]) -> str:
+        return "x".join(map(str, shape))
+
+    examples = "; ".join(
+        f"'{root / s.relpath}' is {show(s.array.shape)}" for s in odd[:SHAPE_EXAMPLES]
+    )
+    return UsageError(
+        f"images differ in shape: '{root / first_path}' is {show(expected)}, but {examples}. "
+        "Use --resize HxW to scale every image to one size, or --store encoded to keep "
+        "the original files whatever their size"
+    )
+
+
+def pack(
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    workers: int | None = None,
+    labels: str = "none",
+    store: str = "decoded",
+    resize: str | tuple[int, int] | None = None,
+    mode: str | None = None,
+    compression: str = "none",
+    gzip_level: int = 4,
+    input: str = "auto",
+    on_error: str = "fail",
+    resume: bool = False,
+    force: bool = False,
+    progress: bool | None = None,
+) -> PackSummary:
+    """Pack the files under ``src`` into ``out`` and return a summary.
+
+    Options mirror ``ndbridge pack``: ``labels`` "none" or "dirs" (class =
+    top-level folder), ``store`` "decoded" or "encoded", ``resize`` "HxW",
+    ``mode`` a Pillow mode ("RGB", "L") to convert every image to,
+    ``compression`` "none", "gzip" or "lzf", ``input`` "auto", "images" or
+    "npy", ``on_error`` "fail" or "skip". ``workers`` defaults to every core;
+    ``progress`` to whether stderr is a terminal.
+    """
+    started = time.perf_counter()
+    root = Path(src).resolve()
+    out = Path(out)
+    fmt = _format_of(out, format)
+    for name, value, allowed in (
+        ("labels", labels, ("none", "dirs")),
+        ("store", store, ("decoded", "encoded")),
+        ("compression", compression, ("none", "gzip", "lzf")),
+        ("input", input, ("auto", "images", "npy")),
+        ("on_error", on_error, ("fail", "skip")),
+    ):
+        if value not in allowed:
+            raise UsageError(f"{name} must be one of {', '.join(allowed)}, not '{value}'")
+    size = _parse_resize(resize)
+    workers = os.cpu_count() or 1 if workers is None else workers
+    if workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {workers}")
+    if not 0 <= gzip_level <= 9:
+        raise UsageError(f"gzip level must be 0-9, not {gzip_level}")
+    if out.exists() and not force:
+        raise UsageError(f"'{out}' already exists; use --force to replace it")
+    if not out.parent.exists():
+        raise file_error(
+            errno.ENOENT, f"cannot write '{out}': folder '{out.parent}' does not exist"
+        )
+
+    census: Census = take_census(root, input, labels == "dirs")
+    if census.kind == "npy" and (size is not None or mode is not None):
+        raise UsageError("--resize and --mode apply to images, not to .npy files")
+    options = {
+        "store": store, "labels": labels, "resize": list(size) if size else None, "mode": mode,
+        "compression": compression, "gzip_level": gzip_level, "input": census.kind,
+        "on_error": on_error, "workers": workers,
+    }  # fmt: skip
+    meta = {
+        "ndbridge_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source_root": str(root),
+    }
+    from ._pack_h5 import H5Sink
+
+    sink = H5Sink(out, meta, options, census.classes, resume)
+    settings = DecodeSettings(
+        str(root), census.kind, store, size, mode,
+        gzip_level if compression == "gzip" and store == "decoded" else None,
+    )  # fmt: skip
+    skipped_files: list[dict[str, str]] = []
+    try:
+        _run(root, census, sink, settings, workers, on_error, skipped_files, progress)
+        count, shape = sink.count, sink.shape()
+        dtype = sink.dtype()
+        skipped_total = sink.skipped_count
+        path = sink.finish()
+    except KeyboardInterrupt:
+        sink.close()
+        print(
+            f"interrupted: '{sink.partial}' kept; run again with --resume to continue",
+            file=sys.stderr,
+        )
+        raise
+    except BaseException:
+        sink.close()
+        raise
+    seconds = time.perf_counter() - started
+    return PackSummary(
+        output=str(path), format=fmt, store=store, images=count, skipped=skipped_total,
+        ignored=census.ignored, bytes=path.stat().st_size, seconds=round(seconds, 3),
+        images_per_second=round(count / seconds, 1) if seconds > 0 else 0.0,
+        shape=list(shape) if shape else None, dtype=dtype, classes=census.classes,
+        resumed=sink.resumed, skipped_files=skipped_files,
+    )  # fmt: skip
+
+
+def _run(
+    root: Path,
+    census: Census,
+    sink: Any,
+    settings: DecodeSettings,
+    workers: int,
+    on_error: str,
+    skipped_files: list[dict[str, str]],
+    progress: bool | None,
+) -> None:
+    from tqdm import tqdm
+
+    items = sources(root, census.kind, census.classes)
+    done = sink.consumed
+    for _ in islice(items, done):  # already in the partial file (--resume)
+        pass
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = tqdm(
+        total=census.count,
+        initial=done,
+        unit="img",
+        disable=not show,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        smoothing=0.1,
+    )
+    expected = sink.shape()
+    first_path = sink.file["paths"][0].decode() if sink.count else None
+
+    def accept(batch: list[Sample]) -> None:
+        nonlocal expected, first_path, done
+        good, skipped = [], []
+        for s in batch:
+            if s.error is not None:
+                if on_error == "fail":
+                    raise FormatError(f"'{root / s.relpath}': {s.error}")
+                skipped.append((s.relpath, s.error))
+                skipped_files.append({"path": s.relpath, "reason": s.error})
+            else:
+                good.append(s)
+        if settings.store == "decoded" and good:
+            if expected is None:
+                expected, first_path = good[0].array.shape, good[0].relpath
+            odd = [
+                s for s in good if s.array.shape != expected or s.array.dtype != good[0].array.dtype
+            ]
+            if odd:
+                raise _shape_error(expected, first_path, odd, root)
+        done += len(batch)
+        sink.add(good, skipped, done)
+        bar.update(len(batch))
+
+    try:
+        # The first file fixes the batch size: about BATCH_BYTES of samples.
+        first = list(islice(items, 1))
+        if not first:
+            return
+        probe = decode_batch(settings, first)
+        nbytes = probe[0].array.nbytes if probe[0].array is not None else 1 << 20
+        batch_size = max(1, min(MAX_BATCH, BATCH_BYTES // max(nbytes, 1)))
+        accept(probe)
+        batches = _batches(items, batch_size)
+        if workers == 1:
+            for batch in batches:
+                accept(decode_batch(settings, batch))
+            return
+        _run_parallel(batches, settings, workers, accept)
+    finally:
+        bar.close()
+
+
+def _run_parallel(
+    batches: Iterator[list[tuple[str, int]]], settings: DecodeSettings, workers: int, accept: Any
+) -> None:
+    # A window of 2 batches per worker keeps every worker busy while bounding
+    # memory; results are taken in submission order, so the output does not
+    # depend on which worker finishes first.
+    context = multiprocessing.get_context("forkserver")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        pending: collections.deque[concurrent.futures.Future[list[Sample]]] = collections.deque()
+        try:
+            for batch in batches:
+                pending.append(pool.submit(decode_batch, settings, batch))
+                if len(pending) >= 2 * workers:
+                    accept(pending.popleft().result())
+            while pending:
+                accept(pending.popleft().result())
+        except BaseException:
+            for f in pending:
+                f.cancel()
+            raise
