@@ -48,7 +48,7 @@ std::string object_name(const std::string& object) {
 }
 
 // True when every component of `object` exists, checked one link at a time
-// (H5Lexists on "a/b" fails outright when "a" is missing).
+// (H5Lexists on "a/b" fails outright when "a" is missing or not a group).
 bool object_exists(hid_t file, const std::string& object, const std::string& file_name) {
   std::string prefix;
   std::size_t pos = 0;
@@ -56,19 +56,37 @@ bool object_exists(hid_t file, const std::string& object, const std::string& fil
     std::size_t next = object.find('/', pos);
     if (next == std::string::npos) next = object.size();
     if (next > pos) {
+      if (!prefix.empty()) {
+        // Only a group can have members: "/a/b" with "/a" a dataset is absent.
+        const Handle parent = own(H5Oopen(file, prefix.c_str(), H5P_DEFAULT),
+                                  file_name + ": cannot open " + object_name(prefix));
+        if (H5Iget_type(parent.get()) != H5I_GROUP) return false;
+      }
       prefix += "/" + object.substr(pos, next - pos);
-      if (!check_tri(H5Lexists(file, prefix.c_str(), H5P_DEFAULT),
-                     file_name + ": cannot look up " + object_name(prefix))) {
-        return false;
-      }
-      if (!check_tri(H5Oexists_by_name(file, prefix.c_str(), H5P_DEFAULT),
-                     file_name + ": cannot look up " + object_name(prefix))) {
-        return false;  // a dangling soft or external link
-      }
+      const std::string what = file_name + ": cannot look up " + object_name(prefix);
+      if (!check_tri(H5Lexists(file, prefix.c_str(), H5P_DEFAULT), what)) return false;
+      // A dangling soft or external link exists as a link but not as an object.
+      if (!check_tri(H5Oexists_by_name(file, prefix.c_str(), H5P_DEFAULT), what)) return false;
     }
     pos = next + 1;
   }
   return true;
+}
+
+// The first enclosing path of `object` that exists but is not a group, which
+// makes `object` impossible to create; empty when there is none.
+std::string non_group_parent(hid_t file, const std::string& object, const std::string& file_name) {
+  std::string prefix;
+  for (std::size_t next = object.find('/', 1); next != std::string::npos;
+       next = object.find('/', next + 1)) {
+    prefix = object.substr(0, next);
+    if (prefix.empty() || prefix == "/") continue;
+    if (!object_exists(file, prefix, file_name)) return {};
+    const Handle parent = own(H5Oopen(file, prefix.c_str(), H5P_DEFAULT),
+                              file_name + ": cannot open " + object_name(prefix));
+    if (H5Iget_type(parent.get()) != H5I_GROUP) return prefix;
+  }
+  return {};
 }
 
 Handle open_object(hid_t file, const std::string& object, const std::string& file_name) {
@@ -507,22 +525,30 @@ std::vector<std::string> to_utf8(const ArrayView& data, const std::string& what)
   return out;
 }
 
-// Writes `data` with `write(mem_type, buffer)`, in the HDF5 type that
-// h5_type_for() gives its dtype.
-void write_elements(const ArrayView& data, hid_t file_type,
-                    const std::function<herr_t(hid_t, const void*)>& write, const std::string& what) {
-  if (data.size() == 0) return;
-  if (data.dtype().kind() == Kind::Unicode) {
-    const std::vector<std::string> texts = to_utf8(data, what);
-    std::vector<const char*> pointers;
-    pointers.reserve(texts.size());
-    for (const auto& t : texts) pointers.push_back(t.c_str());
-    check(write(file_type, pointers.data()), what + ": cannot write");
-    return;
+// The bytes HDF5 is handed for `data`, prepared before anything is created
+// in the file, so a conversion failure cannot leave a half-made object.
+class PreparedElements {
+ public:
+  PreparedElements(const ArrayView& data, const std::string& what) {
+    if (data.size() == 0) return;
+    if (data.dtype().kind() == Kind::Unicode) {
+      texts_ = to_utf8(data, what);
+      pointers_.reserve(texts_.size());
+      for (const auto& t : texts_) pointers_.push_back(t.c_str());
+      buffer_ = pointers_.data();
+      return;
+    }
+    buffer_ = c_order_bytes(data, storage_);
   }
-  std::vector<std::byte> storage;
-  check(write(file_type, c_order_bytes(data, storage)), what + ": cannot write");
-}
+  /// Null when there is nothing to write.
+  const void* buffer() const noexcept { return buffer_; }
+
+ private:
+  std::vector<std::byte> storage_;
+  std::vector<std::string> texts_;
+  std::vector<const char*> pointers_;
+  const void* buffer_ = nullptr;
+};
 
 Shape automatic_chunks(const ArrayView& data) {
   // About 1 MiB per chunk, whole rows, as a sensible default for reading
@@ -544,6 +570,9 @@ H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
   state_->name = detail::quote(destination);
   const std::filesystem::path& temporary = state_->output.temporary();
   if (append && std::filesystem::exists(destination)) {
+    if (!has_hdf5_signature(detail::File::open_read(destination))) {
+      throw FormatError(state_->name + ": cannot add to it: not an HDF5 file (no HDF5 signature)");
+    }
     std::error_code error;
     std::filesystem::copy_file(destination, temporary,
                                std::filesystem::copy_options::overwrite_existing, error);
@@ -575,7 +604,12 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
   if (state_->committed) throw UsageError(what + ": the file is already committed");
   const hid_t file = state_->file.get();
   if (object_exists(file, name, state_->name)) throw UsageError(what + " already exists");
+  const std::string blocker = non_group_parent(file, name, state_->name);
+  if (!blocker.empty()) {
+    throw UsageError(what + ": cannot be created, " + object_name(blocker) + " is not a group");
+  }
 
+  const PreparedElements elements(data, what);
   const Handle type = detail::h5_type_for(data.dtype());
   const Handle space = memory_space(data.shape(), what);
   const Handle lcpl = own(H5Pcreate(H5P_LINK_CREATE), what + ": cannot create");
@@ -620,17 +654,17 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
   const Handle dset = own(H5Dcreate2(file, name.c_str(), type.get(), space.get(), lcpl.get(),
                                      dcpl.get(), H5P_DEFAULT),
                           what + ": cannot create");
-  write_elements(data, type.get(),
-                 [&](hid_t mem_type, const void* buffer) {
-                   return H5Dwrite(dset.get(), mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer);
-                 },
-                 what);
+  if (elements.buffer() != nullptr) {
+    check(H5Dwrite(dset.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, elements.buffer()),
+          what + ": cannot write");
+  }
 }
 
 void H5Writer::set_attribute(const std::string& object, const std::string& name, const ArrayView& value) {
   const detail::QuietErrors quiet;
   const std::string what = state_->name + ": attribute " + object_name(name) + " of " + object_name(object);
   if (state_->committed) throw UsageError(what + ": the file is already committed");
+  const PreparedElements elements(value, what);
   const Handle target = open_object(state_->file.get(), object, state_->name);
   if (check_tri(H5Aexists(target.get(), name.c_str()), what + ": cannot look up")) {
     check(H5Adelete(target.get(), name.c_str()), what + ": cannot replace");  // as h5py's attrs[name] = v
@@ -640,9 +674,9 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
   const Handle attr = own(H5Acreate2(target.get(), name.c_str(), type.get(), space.get(),
                                      H5P_DEFAULT, H5P_DEFAULT),
                           what + ": cannot create");
-  write_elements(value, type.get(),
-                 [&](hid_t mem_type, const void* buffer) { return H5Awrite(attr.get(), mem_type, buffer); },
-                 what);
+  if (elements.buffer() != nullptr) {
+    check(H5Awrite(attr.get(), type.get(), elements.buffer()), what + ": cannot write");
+  }
 }
 
 void H5Writer::set_attribute(const std::string& object, const std::string& name, const std::string& text) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "scratch_dir.hpp"
 #include "ndbridge/npy.hpp"
 
 namespace fs = std::filesystem;
@@ -21,30 +22,7 @@ using ndbridge::DType;
 
 namespace {
 
-class NpyTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ndbridge-test-npy-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  fs::path path(const std::string& name) const { return dir_ / name; }
-
-  void write_bytes(const fs::path& p, const std::string& bytes) const {
-    std::ofstream(p, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-  }
-
-  std::string read_bytes(const fs::path& p) const {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
-
-  fs::path dir_;
-};
+class NpyTest : public ndbridge::testing::ScratchDirTest {};
 
 std::vector<std::int32_t> iota(std::size_t n) {
   std::vector<std::int32_t> v(n);

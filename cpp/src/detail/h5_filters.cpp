@@ -60,6 +60,13 @@ std::size_t lzf_filter(unsigned flags, std::size_t count, const unsigned values[
       LzfError error = LzfError::None;
       const std::size_t size =
           lzf_decompress(in, nbytes, static_cast<std::byte*>(out), capacity, &error);
+      if (size != 0 && count >= 3 && values[2] != 0 && size != values[2]) {
+        // Every chunk is stored whole, so a shorter result means a damaged
+        // stream; accepting it would hand HDF5 uninitialized bytes.
+        H5free_memory(out);
+        push_error("lzf: chunk decompresses to fewer bytes than the chunk holds");
+        return 0;
+      }
       if (size != 0) {
         H5free_memory(*buf);
         *buf = out;
