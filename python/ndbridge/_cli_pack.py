@@ -12,7 +12,7 @@ def add_parser(commands: Any) -> None:
     """Register ``pack``."""
     p = commands.add_parser(
         "pack",
-        help="pack a folder of images (or .npy files) into one HDF5 file, streaming",
+        help="pack a folder of images (or .npy files) into one .h5, .npy or .npz file, streaming",
         description=(
             "Pack a folder tree of images (JPEG, PNG, BMP, TIFF, ... anything imageio reads) "
             "or of .npy files into one file, in sorted order, without ever holding more than "
@@ -20,8 +20,10 @@ def add_parser(commands: Any) -> None:
         ),
     )
     p.add_argument("src", help="the folder to pack")
-    p.add_argument("out", help="the output file (.h5)")
-    p.add_argument("--format", choices=["h5"], help="output format (default: from OUT's suffix)")
+    p.add_argument("out", help="the output file: .h5, .npy (with OUT.meta.npz beside it) or .npz")
+    p.add_argument(
+        "--format", choices=["h5", "npy", "npz"], help="output format (default: from OUT's suffix)"
+    )
     p.add_argument("--workers", type=int, help="decoding processes (default: every core)")
     p.add_argument(
         "--labels",

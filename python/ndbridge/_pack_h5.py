@@ -132,6 +132,10 @@ class H5Sink:
         """Samples written so far."""
         return int(self.file["paths"].shape[0])
 
+    def first_path(self) -> str | None:
+        """The source of sample 0, which fixed the shape."""
+        return self.file["paths"].asstr()[0] if self.count else None
+
     @property
     def skipped_count(self) -> int:
         """Files recorded as skipped so far."""

@@ -71,6 +71,7 @@ class Census:
     count: int
     ignored: int
     classes: list[str] = field(default_factory=list)
+    longest_path: int = 1  # characters of the longest relative path packed
 
 
 def take_census(root: Path, kind: str, labels: bool) -> Census:
@@ -87,6 +88,7 @@ def take_census(root: Path, kind: str, labels: bool) -> Census:
     counts = {"images": 0, "npy": 0}
     classes: dict[str, set[str]] = {"images": set(), "npy": set()}
     loose: dict[str, str] = {}
+    longest = {"images": 1, "npy": 1}
     ignored = 0
     for rel in walk(root):
         k = kind_of(rel)
@@ -94,6 +96,7 @@ def take_census(root: Path, kind: str, labels: bool) -> Census:
             ignored += 1
             continue
         counts[k] += 1
+        longest[k] = max(longest[k], len(rel))
         if "/" in rel:
             classes[k].add(rel.split("/", 1)[0])
         else:
@@ -114,7 +117,9 @@ def take_census(root: Path, kind: str, labels: bool) -> Census:
             f"'{root / loose[kind]}' is directly in the source folder"
         )
     ignored += counts["npy" if kind == "images" else "images"]
-    return Census(kind, counts[kind], ignored, sorted(classes[kind]) if labels else [])
+    return Census(
+        kind, counts[kind], ignored, sorted(classes[kind]) if labels else [], longest[kind]
+    )
 
 
 def sources(root: Path, kind: str, classes: list[str]) -> Iterator[tuple[str, int]]:

@@ -72,16 +72,19 @@ def _parse_resize(resize: str | tuple[int, int] | None) -> tuple[int, int] | Non
     return height, width
 
 
+_SUFFIXES = {".h5": "h5", ".hdf5": "h5", ".hdf": "h5", ".npy": "npy", ".npz": "npz"}
+
+
 def _format_of(out: Path, fmt: str | None) -> str:
     if fmt is None:
-        suffix = out.suffix.lower()
-        fmt = {".h5": "h5", ".hdf5": "h5", ".hdf": "h5"}.get(suffix)
+        fmt = _SUFFIXES.get(out.suffix.lower())
         if fmt is None:
             raise UsageError(
-                f"cannot tell the output format from '{out.name}'; use a .h5 name or --format"
+                f"cannot tell the output format from '{out.name}'; "
+                "name it .h5, .npy or .npz, or use --format"
             )
-    if fmt != "h5":
-        raise UsageError(f"output format '{fmt}' is not available (h5 is)")
+    if fmt not in ("h5", "npy", "npz"):
+        raise UsageError(f"output format must be h5, npy or npz, not '{fmt}'")
     return fmt
 
 
@@ -152,8 +155,11 @@ def pack(
         raise UsageError(f"--workers must be at least 1, not {workers}")
     if not 0 <= gzip_level <= 9:
         raise UsageError(f"gzip level must be 0-9, not {gzip_level}")
-    if out.exists() and not force:
-        raise UsageError(f"'{out}' already exists; use --force to replace it")
+    if store == "encoded" and fmt != "h5":
+        raise UsageError(f"--store encoded is available for .h5 output only, not .{fmt}")
+    for existing in (out, out.with_name(out.stem + ".meta.npz")) if fmt == "npy" else (out,):
+        if existing.exists() and not force:
+            raise UsageError(f"'{existing}' already exists; use --force to replace it")
     if not out.parent.exists():
         raise file_error(
             errno.ENOENT, f"cannot write '{out}': folder '{out.parent}' does not exist"
@@ -172,9 +178,15 @@ def pack(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source_root": str(root),
     }
-    from ._pack_h5 import H5Sink
+    if fmt == "h5":
+        from ._pack_h5 import H5Sink
 
-    sink = H5Sink(out, meta, options, census.classes, resume)
+        sink: Any = H5Sink(out, meta, options, census.classes, resume)
+    else:
+        from ._pack_npy import NpySink
+
+        sink = NpySink(out, fmt, meta, options, census.classes, census.count,
+                       census.longest_path, resume)  # fmt: skip
     settings = DecodeSettings(
         str(root), census.kind, store, size, mode,
         gzip_level if compression == "gzip" and store == "decoded" else None,
@@ -233,7 +245,7 @@ def _run(
         smoothing=0.1,
     )
     expected = sink.shape()
-    first_path = sink.file["paths"][0].decode() if sink.count else None
+    first_path = sink.first_path()
 
     def accept(batch: list[Sample]) -> None:
         nonlocal expected, first_path, done

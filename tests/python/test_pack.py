@@ -328,3 +328,122 @@ def test_open_file_limit_is_never_hit(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "600"
     assert read(out, "images")[599, 0, 0] == 599
+
+
+def load_packed(out: Path) -> dict[str, np.ndarray]:
+    """Every array of a packed output, whatever its format, by member name."""
+    if out.suffix == ".h5":
+        with h5py.File(out, "r") as f:
+            return {
+                "images": f["images"][()],
+                "labels": f["labels"][()],
+                "paths": f["paths"].asstr()[()].astype(str),
+                "class_names": f["class_names"].asstr()[()].astype(str),
+                "skipped_paths": f["skipped/paths"].asstr()[()].astype(str),
+            }
+    if out.suffix == ".npy":
+        with np.load(out.with_name(out.stem + ".meta.npz")) as meta:
+            return {"images": np.load(out), **{k: meta[k] for k in meta.files}}
+    with np.load(out) as archive:
+        return {k: archive[k] for k in archive.files}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_h5_npy_npz_hold_identical_arrays(
+    tree: tuple[Path, list[np.ndarray]], tmp_path: Path, workers: int
+) -> None:
+    src, pixels = tree
+    (src / "dog" / "junk.png").write_bytes(b"junk")
+    results = {}
+    for fmt, compression in (("h5", "gzip"), ("npy", "none"), ("npz", "gzip")):
+        out = tmp_path / f"o.{fmt}"
+        summary = ndbridge.pack(
+            src, out, labels="dirs", workers=workers, on_error="skip", compression=compression
+        )
+        assert summary.images == 15 and summary.skipped == 1 and summary.format == fmt
+        results[fmt] = load_packed(out)
+        assert not list(tmp_path.glob("*.partial*"))
+    for fmt in ("npy", "npz"):
+        for name in ("images", "labels", "paths", "class_names", "skipped_paths"):
+            a, b = results["h5"][name], results[fmt][name]
+            assert a.shape == b.shape and (a == b).all(), (fmt, name)
+    np.testing.assert_array_equal(results["npy"]["images"], np.stack(pixels))
+    provenance = json.loads(str(results["npz"]["provenance"]))
+    assert provenance["options"]["labels"] == "dirs" and provenance["count"] == 15
+    # The C++ reader reads the outputs too.
+    np.testing.assert_array_equal(
+        cpp.read_npy(tmp_path / "o.npy", rows=(2, 5)), np.stack(pixels[2:5])
+    )
+    if hasattr(cpp, "read_npz"):
+        np.testing.assert_array_equal(cpp.read_npz(tmp_path / "o.npz")["images"], np.stack(pixels))
+
+
+def test_npz_members_are_deflated_and_zip64(tmp_path: Path) -> None:
+    import zipfile
+
+    src = tmp_path / "flat"
+    src.mkdir()
+    for i in range(3):
+        iio.imwrite(src / f"{i}.png", np.full((32, 32, 3), 7, dtype=np.uint8))
+    out = tmp_path / "f.npz"
+    ndbridge.pack(src, out, compression="gzip", workers=1)
+    with zipfile.ZipFile(out) as zf:
+        info = zf.getinfo("images.npy")
+        assert info.compress_type == zipfile.ZIP_DEFLATED
+        assert info.compress_size < info.file_size // 10
+        assert zf.testzip() is None
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "match"),
+    [
+        ("o.npy", {"store": "encoded"}, "--store encoded"),
+        ("o.npz", {"store": "encoded"}, "--store encoded"),
+        ("o.npy", {"compression": "gzip"}, "cannot be compressed"),
+        ("o.npz", {"compression": "lzf"}, "not lzf"),
+    ],
+)
+def test_npy_npz_refuse_what_they_cannot_hold(
+    tree: tuple[Path, list[np.ndarray]],
+    tmp_path: Path,
+    name: str,
+    options: dict[str, str],
+    match: str,
+) -> None:
+    src, _ = tree
+    with pytest.raises(ndbridge.UsageError, match=match):
+        ndbridge.pack(src, tmp_path / name, **options)  # type: ignore[arg-type]
+    assert not list(tmp_path.glob("o.*"))
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz"])
+def test_npy_npz_resume(
+    tree: tuple[Path, list[np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    from ndbridge import _pack_npy
+    from ndbridge import packing as pack_module
+
+    src, pixels = tree
+    monkeypatch.setattr(pack_module, "BATCH_BYTES", 2 * 24 * 32 * 3)
+    original = _pack_npy.NpySink.add
+    calls = {"n": 0}
+
+    def flaky_add(self: _pack_npy.NpySink, *args: object, **kwargs: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_pack_npy.NpySink, "add", flaky_add)
+    out = tmp_path / f"o.{fmt}"
+    with pytest.raises(KeyboardInterrupt):
+        ndbridge.pack(src, out, labels="dirs", workers=2)
+    assert not out.exists()
+    monkeypatch.setattr(_pack_npy.NpySink, "add", original)
+    summary = ndbridge.pack(src, out, labels="dirs", workers=1, resume=True)
+    assert summary.resumed and summary.images == 15
+    packed = load_packed(out)
+    np.testing.assert_array_equal(packed["images"], np.stack(pixels))
+    assert packed["labels"].tolist() == [0] * 7 + [1] * 5 + [2] * 3
+    assert packed["paths"][0] == "cat/0000.png" and len(packed["paths"]) == 15
+    assert not list(tmp_path.glob("*.partial*"))

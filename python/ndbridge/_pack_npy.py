@@ -1,0 +1,288 @@
+"""The .npy and .npz outputs of the packing tool.
+
+Samples are written straight into a preallocated .npy file (``OUT.partial``)
+at their offsets, labels and paths into fixed-width side files; nothing grows
+in memory with the number of files. When the run completes:
+
+- ``.npy``: the header is rewritten for the final count (numpy pads it so
+  that the length does not change), the file is cut to size and renamed to
+  OUT; ``OUT.meta.npz`` beside it holds ``labels``, ``class_names``,
+  ``paths``, ``skipped_paths``, ``skipped_reasons`` and ``provenance`` (a JSON
+  string with the tool version, options, source root and creation time);
+- ``.npz``: one archive with ``images`` and the same members, every member
+  streamed into the zip (zip64, deflated with ``--compression gzip``).
+
+``OUT.partial.state.json`` records the progress after every batch, which is
+what ``--resume`` continues from.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._decode import Sample
+from ._errors import UsageError
+from ._npy_stream import file_pieces, npy_header, write_member
+
+FORMAT = "ndbridge-pack/1"
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class NpySink:
+    """Receives batches of samples in order; writes .npy (or, at the end, .npz)."""
+
+    def __init__(
+        self,
+        out: Path,
+        fmt: str,
+        meta: dict[str, Any],
+        options: dict[str, Any],
+        classes: list[str],
+        capacity: int,
+        longest_path: int,
+        resume: bool,
+    ) -> None:
+        if options["store"] != "decoded":
+            raise UsageError(f"--store encoded is available for .h5 output only, not .{fmt}")
+        if fmt == "npy" and options["compression"] != "none":
+            raise UsageError("a .npy file cannot be compressed; use .npz or .h5 for --compression")
+        if fmt == "npz" and options["compression"] == "lzf":
+            raise UsageError(".npz archives compress with gzip (deflate), not lzf")
+        self.out = out
+        self.fmt = fmt
+        self.partial = out.with_name(out.name + ".partial")
+        self._state_path = out.with_name(out.name + ".partial.state.json")
+        self._labels_path = out.with_name(out.name + ".partial.labels")
+        self._paths_path = out.with_name(out.name + ".partial.paths")
+        self._skipped_path = out.with_name(out.name + ".partial.skipped")
+        self.options = options
+        self.classes = classes
+        self.capacity = capacity
+        self.resumed = False
+        self._images: Any = None
+        state = self._load_state(meta) if resume else None
+        if state is None:
+            self.state: dict[str, Any] = {
+                **meta, "format": FORMAT, "options": options, "classes": classes,
+                "consumed": 0, "written": 0, "skipped": 0, "shape": None, "dtype": None,
+                "path_width": max(longest_path, 1),
+            }  # fmt: skip
+            for p in (self.partial, self._labels_path, self._paths_path, self._skipped_path):
+                p.unlink(missing_ok=True)
+            for p in (self._labels_path, self._paths_path, self._skipped_path):
+                p.touch()
+            self._save_state()
+        else:
+            self.state = state
+            self.resumed = True
+            self._truncate_side_files()
+            if self.state["shape"] is not None:
+                self._images = self.partial.open("r+b")
+        self._labels = self._labels_path.open("ab")
+        self._paths = self._paths_path.open("ab")
+        self._skipped = self._skipped_path.open("a", encoding="utf-8")
+
+    # -- resume -------------------------------------------------------------
+
+    def _load_state(self, meta: dict[str, Any]) -> dict[str, Any] | None:
+        if not self._state_path.exists():
+            return None
+        state = json.loads(self._state_path.read_text())
+        stored = {k: v for k, v in state["options"].items() if k != "workers"}
+        mine = {k: v for k, v in self.options.items() if k != "workers"}
+        if stored != mine or state["source_root"] != meta["source_root"]:
+            raise UsageError(
+                f"cannot resume from '{self.partial}': it was started with other options or "
+                f"another source ({stored}); run without --resume to start over"
+            )
+        if state["classes"] != self.classes:
+            raise UsageError(f"cannot resume from '{self.partial}': the class folders changed")
+        return state
+
+    def _truncate_side_files(self) -> None:
+        # Side files may hold entries written after the last saved state.
+        written = self.state["written"]
+        with self._labels_path.open("r+b") as f:
+            f.truncate(written * 8)
+        with self._paths_path.open("r+b") as f:
+            f.truncate(written * 4 * self.state["path_width"])
+        lines = self._skipped_path.read_text(encoding="utf-8").splitlines(keepends=True)
+        self._skipped_path.write_text("".join(lines[: self.state["skipped"]]), encoding="utf-8")
+
+    def _save_state(self) -> None:
+        tmp = self._state_path.with_name(self._state_path.name + ".tmp")
+        tmp.write_text(json.dumps(self.state))
+        os.replace(tmp, self._state_path)
+
+    # -- what the packer asks -------------------------------------------------
+
+    @property
+    def consumed(self) -> int:
+        """Source files handled so far."""
+        return int(self.state["consumed"])
+
+    @property
+    def count(self) -> int:
+        """Samples written so far."""
+        return int(self.state["written"])
+
+    @property
+    def skipped_count(self) -> int:
+        """Files recorded as skipped so far."""
+        return int(self.state["skipped"])
+
+    def shape(self) -> tuple[int, ...] | None:
+        """The sample shape fixed by the first sample, once there is one."""
+        return tuple(self.state["shape"]) if self.state["shape"] is not None else None
+
+    def dtype(self) -> str | None:
+        """numpy's type string of the samples, once there is one."""
+        return self.state["dtype"]
+
+    def first_path(self) -> str | None:
+        """The source of sample 0, which fixed the shape."""
+        if not self.count:
+            return None
+        width = self.state["path_width"]
+        with self._paths_path.open("rb") as f:
+            raw = f.read(4 * width)
+        return raw.decode("utf-32-le").rstrip("\0")
+
+    def _sample_bytes(self) -> int:
+        return int(np.prod(self.state["shape"])) * np.dtype(self.state["dtype"]).itemsize
+
+    def add(self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int) -> None:
+        """Append a batch, then record that ``consumed`` source files are done."""
+        if good:
+            if self._images is None:
+                first = good[0].array
+                self.state["shape"] = list(first.shape)
+                self.state["dtype"] = first.dtype.str
+                header = npy_header(first.dtype, (self.capacity, *first.shape))
+                self.state["header_bytes"] = len(header)
+                self._images = self.partial.open("w+b")
+                self._images.write(header)
+                self._images.truncate(len(header) + self.capacity * first.nbytes)
+            size = self._sample_bytes()
+            offset = self.state["header_bytes"] + self.count * size
+            os.pwrite(self._images.fileno(), b"".join(s.array.tobytes() for s in good), offset)
+            self._labels.write(np.array([s.label for s in good], dtype="<i8").tobytes())
+            width = self.state["path_width"]
+            self._paths.write(np.array([s.relpath for s in good], dtype=f"<U{width}").tobytes())
+            self.state["written"] += len(good)
+        for path, reason in skipped:
+            self._skipped.write(json.dumps([path, reason]) + "\n")
+        self.state["skipped"] += len(skipped)
+        for f in (self._labels, self._paths, self._skipped):
+            f.flush()
+        if self._images is not None:
+            self._images.flush()
+        self.state["consumed"] = consumed
+        self._save_state()
+
+    # -- the end ------------------------------------------------------------
+
+    def _members(self) -> list[tuple[str, np.dtype, tuple[int, ...], Any]]:
+        """Every metadata member: (name, dtype, shape, data pieces)."""
+        n = self.count
+        width = self.state["path_width"]
+        skipped = [
+            json.loads(line) for line in self._skipped_path.read_text(encoding="utf-8").splitlines()
+        ]
+        skip_width = max([len(p) for p, _ in skipped] + [1])
+        reason_width = max([len(r) for _, r in skipped] + [1])
+        provenance = {
+            k: self.state[k] for k in ("ndbridge_version", "created", "source_root", "format")
+        }
+        provenance["options"] = self.options
+        provenance["count"] = n
+        members: list[tuple[str, np.dtype, tuple[int, ...], Any]] = []
+        if self.classes:
+            members.append(("labels.npy", np.dtype("<i8"), (n,), file_pieces(self._labels_path)))
+            names = np.array(self.classes)
+            members.append(("class_names.npy", names.dtype, names.shape, [names.tobytes()]))
+        members.append(("paths.npy", np.dtype(f"<U{width}"), (n,), file_pieces(self._paths_path)))
+        sp = np.array([p for p, _ in skipped], dtype=f"<U{skip_width}")
+        sr = np.array([r for _, r in skipped], dtype=f"<U{reason_width}")
+        members.append(("skipped_paths.npy", sp.dtype, sp.shape, [sp.tobytes()]))
+        members.append(("skipped_reasons.npy", sr.dtype, sr.shape, [sr.tobytes()]))
+        text = np.array(json.dumps(provenance, sort_keys=True))
+        members.append(("provenance.npy", text.dtype, (), [text.tobytes()]))
+        return members
+
+    def _write_zip(self, path: Path, with_images: bool) -> None:
+        deflate = self.options["compression"] == "gzip"
+        level = self.options.get("gzip_level", 4)
+        with zipfile.ZipFile(
+            path,
+            "w",
+            zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED,
+            allowZip64=True,
+            compresslevel=level if deflate else None,
+        ) as zf:
+            if with_images:
+                dtype = np.dtype(self.state["dtype"])
+                shape = (self.count, *self.state["shape"])
+                data = file_pieces(
+                    self.partial, self.state["header_bytes"], self.count * self._sample_bytes()
+                )
+                write_member(zf, "images.npy", dtype, shape, data)
+            for name, dtype, shape, pieces in self._members():
+                write_member(zf, name, dtype, shape, pieces)
+
+    def finish(self) -> Path:
+        """Complete the output(s), flush to disk and rename into place."""
+        for f in (self._labels, self._paths, self._skipped):
+            f.close()
+        if self._images is None:  # nothing decoded at all: an empty image array
+            self.state["shape"] = self.state["shape"] or [0]
+            self.state["dtype"] = self.state["dtype"] or "|u1"
+            header = npy_header(np.dtype(self.state["dtype"]), (0, *self.state["shape"]))
+            self.state["header_bytes"] = len(header)
+            self._images = self.partial.open("w+b")
+            self._images.write(header)
+            self.capacity = 0
+        if self.fmt == "npy":
+            header = npy_header(np.dtype(self.state["dtype"]), (self.count, *self.state["shape"]))
+            if len(header) != self.state["header_bytes"]:
+                raise AssertionError("npy header changed length")  # numpy's padding prevents it
+            self._images.seek(0)
+            self._images.write(header)
+            self._images.truncate(len(header) + self.count * self._sample_bytes())
+            self._images.close()
+            meta = self.out.with_name(self.out.stem + ".meta.npz")
+            meta_partial = meta.with_name(meta.name + ".partial")
+            self._write_zip(meta_partial, with_images=False)
+            _fsync(meta_partial)
+            _fsync(self.partial)
+            os.replace(meta_partial, meta)
+            os.replace(self.partial, self.out)
+        else:
+            self._images.close()
+            zipped = self.out.with_name(self.out.name + ".partial.zip")
+            self._write_zip(zipped, with_images=True)
+            _fsync(zipped)
+            os.replace(zipped, self.out)
+            self.partial.unlink()
+        for p in (self._labels_path, self._paths_path, self._skipped_path, self._state_path):
+            p.unlink(missing_ok=True)
+        return self.out
+
+    def close(self) -> None:
+        """Stop without finishing: everything stays for --resume."""
+        for f in (self._labels, self._paths, self._skipped, self._images):
+            if f is not None and not f.closed:
+                f.close()
