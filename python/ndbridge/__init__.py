@@ -27,7 +27,7 @@ def __getattr__(name: str) -> object:
 
         return pack
     if name == "load":
-        from .load import load
+        from .loading import load
 
         return load
     raise AttributeError(f"module 'ndbridge' has no attribute {name!r}")

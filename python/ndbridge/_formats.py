@@ -1,0 +1,131 @@
+"""Which kind of array file a path holds, and access to single .npz members.
+
+Shared by ``ls``, ``convert``, ``verify`` and ``load``. The format is told by
+the file's first bytes, never by its suffix: a ``.h5`` that is really an .npy
+file is read as what it is.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Union
+
+from ._errors import FormatError, NotFoundError, UnsupportedError, UsageError, file_error
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+NPY = "npy"
+NPZ = "npz"
+HDF5 = "hdf5"
+
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_COPY_BLOCK = 1 << 20
+
+
+def quoted(path: PathLike) -> str:
+    """The path as error messages show it: ``'dir/file.npy'``."""
+    return f"'{os.fspath(path)}'"
+
+
+def os_error(path: PathLike, exc: OSError) -> Exception:
+    """An ndbridge FileError naming ``path`` for an operating-system failure."""
+    return file_error(exc.errno or 0, f"{quoted(path)}: {exc.strerror or exc}")
+
+
+def detect_format(path: PathLike) -> str:
+    """``"npy"``, ``"npz"`` or ``"hdf5"``, told by the file's magic bytes.
+
+    HDF5's signature may sit at offset 0, 512, 1024, 2048... (a user block
+    precedes it). Raises FormatError for anything else and FileError when the
+    file cannot be read.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if head.startswith(_NPY_MAGIC):
+                return NPY
+            if head[:4] in _ZIP_MAGICS:
+                return NPZ
+            size = os.fstat(f.fileno()).st_size
+            offset = 0
+            while offset + len(_HDF5_MAGIC) <= size:
+                f.seek(offset)
+                if f.read(len(_HDF5_MAGIC)) == _HDF5_MAGIC:
+                    return HDF5
+                offset = 512 if offset == 0 else offset * 2
+    except OSError as exc:
+        raise os_error(path, exc) from None
+    what = "it is empty" if not head else f"it starts with {head!r}"
+    raise FormatError(f"{quoted(path)}: not an .npy, .npz or HDF5 file ({what})")
+
+
+def _open_zip(path: PathLike) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise FormatError(f"{quoted(path)}: not a readable .npz archive: {exc}") from None
+    except OSError as exc:
+        raise os_error(path, exc) from None
+
+
+def npz_members(path: PathLike) -> list[str]:
+    """The array names of an .npz archive (member names without ``.npy``), in order.
+
+    Raises FormatError for a broken archive and UnsupportedError for members
+    that are not .npy files.
+    """
+    with _open_zip(path) as archive:
+        names = archive.namelist()
+    for name in names:
+        if not name.endswith(".npy"):
+            raise UnsupportedError(
+                f"{quoted(path)}: member '{name}' is not an .npy file, which ndbridge does not read"
+            )
+    return [name[: -len(".npy")] for name in names]
+
+
+@contextmanager
+def npz_member_as_npy(
+    path: PathLike, name: str, folder: PathLike | None = None
+) -> Iterator[Path]:
+    """Copy one member of an .npz archive to a temporary .npy file and yield its path.
+
+    Only that member is read, in blocks of bounded size, with its CRC-32
+    checked; the copy is deleted on exit. ``folder`` is where the copy goes
+    (default: the system's temporary folder). Raises NotFoundError for a
+    missing member, FormatError for a corrupt one and UnsupportedError for an
+    encrypted one or an unknown compression method.
+    """
+    with _open_zip(path) as archive:
+        member = f"{name}.npy"
+        if member not in archive.NameToInfo:
+            available = ", ".join(n[: -len(".npy")] for n in archive.namelist()) or "none"
+            raise NotFoundError(f"{quoted(path)}: no member named '{name}' (members: {available})")
+        with tempfile.TemporaryDirectory(prefix=".ndbridge-", dir=folder) as tmp:
+            copy = Path(tmp) / "member.npy"
+            try:
+                with archive.open(member) as src, open(copy, "wb") as dst:
+                    shutil.copyfileobj(src, dst, _COPY_BLOCK)
+            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+                raise FormatError(f"{quoted(path)}: member '{member}' is corrupt: {exc}") from None
+            except (NotImplementedError, RuntimeError) as exc:
+                # zipfile's words for unknown compression methods and encryption.
+                raise UnsupportedError(f"{quoted(path)}: member '{member}': {exc}") from None
+            try:
+                yield copy
+            except (FormatError, UnsupportedError, UsageError) as exc:
+                # Name the archive and member, not the temporary copy.
+                text = str(exc)
+                if quoted(copy) not in text:
+                    raise
+                where = f"{quoted(path)}: member '{member}'"
+                raise type(exc)(text.replace(quoted(copy), where)) from None

@@ -1,0 +1,418 @@
+"""Converting arrays between .npy, .npz and HDF5, streaming.
+
+An .npy source is memory-mapped by the C++ reader and copied in row blocks of
+bounded size, so converting it never holds the whole array in memory; HDF5
+datasets are read with h5py in row blocks too, and .npz archives member by
+member (each member is copied out to a temporary .npy and then streamed).
+
+Names: an .npy file is one dataset (named after the file's stem, or
+``datasets[0]``); .npz members and HDF5 datasets map to each other by name,
+``/`` making HDF5 groups. HDF5 stores arrays in C order, so a Fortran-order
+.npy comes back in C order with the same values; a ``<U`` array becomes
+h5py's variable-length UTF-8 text and comes back as ``<U`` of the longest
+string's width. Everything else round-trips byte for byte.
+
+Outputs are written under a temporary name in the output's folder and renamed
+into place only when complete; HDF5 outputs use ``libver='earliest'`` so that
+libhdf5 1.10 and the C++ reader open them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import secrets
+import zipfile
+from collections.abc import Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import h5py
+import numpy as np
+
+from . import cpp
+from ._errors import Error, FormatError, H5Error, NotFoundError, UnsupportedError, UsageError
+from ._formats import (
+    HDF5,
+    NPY,
+    NPZ,
+    PathLike,
+    detect_format,
+    npz_member_as_npy,
+    npz_members,
+    os_error,
+    quoted,
+)
+from ._npy_stream import npy_header
+
+#: Bytes of one block copied from source to output.
+BLOCK_BYTES = 16 << 20
+#: Bytes of one HDF5 chunk of whole rows, when the output is compressed.
+CHUNK_BYTES = 1 << 20
+COMPRESSIONS = ("gzip", "lzf", "none")
+_SUFFIXES = {".npy": NPY, ".npz": NPZ, ".h5": HDF5, ".hdf5": HDF5, ".hdf": HDF5, ".he5": HDF5}
+_KINDS = "biufcSU"  # numpy kinds the C++ reader and writer handle
+
+
+@dataclass
+class ArraySource:
+    """One array to copy: its name, dtype and shape, and a reader of row ranges.
+
+    ``read(start, stop)`` returns rows ``start:stop`` along the first axis as
+    an array of ``dtype`` (for a 0-d array it ignores its arguments and
+    returns the whole array).
+    """
+
+    name: str
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    read: Callable[[int, int], np.ndarray]
+
+    def blocks(self, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(first_row, block)`` pairs covering the array, each about ``block_bytes``."""
+        if not self.shape:
+            yield 0, self.read(0, 0)
+            return
+        step = rows_per_block(self.dtype, self.shape, block_bytes)
+        for start in range(0, self.shape[0], step):
+            yield start, self.read(start, min(start + step, self.shape[0]))
+        if self.shape[0] == 0:
+            yield 0, self.read(0, 0)
+
+
+def rows_per_block(dtype: np.dtype, shape: tuple[int, ...], block_bytes: int) -> int:
+    """How many rows of an array of ``dtype`` and ``shape`` fit in ``block_bytes`` (at least 1)."""
+    row_bytes = math.prod(shape[1:]) * max(dtype.itemsize, 1)
+    return max(1, block_bytes // max(row_bytes, 1))
+
+
+@dataclass
+class ConvertSummary:
+    """What :func:`convert` wrote: formats, and each array's name, dtype and shape."""
+
+    source: str
+    output: str
+    source_format: str
+    output_format: str
+    arrays: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as a JSON-ready dict."""
+        return {
+            "input": self.source,
+            "output": self.output,
+            "input_format": self.source_format,
+            "output_format": self.output_format,
+            "arrays": self.arrays,
+        }
+
+
+# ---------------------------------------------------------------- sources
+
+
+def open_h5(path: PathLike) -> h5py.File:
+    """Open an HDF5 file for reading with h5py, failures as ndbridge errors."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        if exc.errno:
+            raise os_error(path, exc) from None
+        raise FormatError(f"{quoted(path)}: HDF5 cannot open it: {exc}") from None
+
+
+def h5_dataset_names(file: h5py.File) -> list[str]:
+    """Every dataset of an open file, as paths without the leading ``/``, sorted."""
+    names: list[str] = []
+    file.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+    return sorted(names)
+
+
+def h5_dataset(file: h5py.File, path: PathLike, name: str) -> h5py.Dataset:
+    """The dataset ``name`` of an open file; NotFoundError if it is missing or a group."""
+    obj = file.get(name)
+    if obj is None:
+        raise NotFoundError(f"{quoted(path)}: no dataset named '{name}'")
+    if not isinstance(obj, h5py.Dataset):
+        raise NotFoundError(f"{quoted(path)}: '{name}' is a group, not a dataset")
+    return obj
+
+
+def h5py_source(path: PathLike, dataset: h5py.Dataset) -> ArraySource:
+    """Read a dataset with h5py as ndbridge sees it: variable-length text as ``<U``.
+
+    Raises UnsupportedError for what has no plain numpy form (compounds,
+    references, variable-length sequences, null dataspaces).
+    """
+    where = f"{quoted(path)}: dataset '{dataset.name}'"
+    if dataset.shape is None:
+        raise UnsupportedError(
+            f"{where} has a null dataspace (no array), which ndbridge does not convert"
+        )
+    shape = tuple(dataset.shape)
+    string = h5py.check_string_dtype(dataset.dtype)
+
+    def guarded(read: Callable[[], Any]) -> Any:
+        try:
+            return read()
+        except OSError as exc:
+            raise H5Error(f"{where}: HDF5 failed to read it: {exc}") from None
+
+    def rows(view: Any, start: int, stop: int) -> Any:
+        return guarded(lambda: view[()] if not shape else view[start:stop])
+
+    if string is not None and string.length is None:
+        text = dataset.asstr()
+        # Fixed-width <U needs the longest string first: one pass over the blocks.
+        probe = ArraySource(dataset.name, np.dtype("<U1"), shape, lambda a, b: rows(text, a, b))
+        width = 1
+        for _, block in probe.blocks():
+            width = max(width, np.asarray(block, dtype=str).dtype.itemsize // 4)
+        dtype = np.dtype(f"<U{width}")
+        return ArraySource(
+            dataset.name.lstrip("/"), dtype, shape, lambda a, b: np.asarray(rows(text, a, b), dtype)
+        )
+    dtype = np.dtype(dataset.dtype.str)  # drops h5py's enum/string metadata
+    if dtype.kind not in _KINDS:
+        raise UnsupportedError(
+            f"{where} holds {dataset.dtype} elements, which ndbridge does not convert"
+        )
+    return ArraySource(
+        dataset.name.lstrip("/"),
+        dtype,
+        shape,
+        lambda a, b: np.asarray(rows(dataset, a, b)).view(dtype),
+    )
+
+
+def rows_of(array: np.ndarray) -> Callable[[int, int], np.ndarray]:
+    """A row-range reader over an in-memory (or memory-mapped) array."""
+    return lambda start, stop: array[start:stop] if array.ndim else array
+
+
+def _npy_source(path: PathLike, name: str) -> ArraySource:
+    array = cpp.read_npy(path, mmap=True)  # zero-copy: pages come and go as rows are copied
+    return ArraySource(name, array.dtype, array.shape, rows_of(array))
+
+
+def _source_names(path: Path, fmt: str, datasets: Sequence[str]) -> list[str]:
+    if fmt == NPY:
+        if len(datasets) > 1:
+            raise UsageError(
+                f"{quoted(path)} holds one array; give at most one --dataset name for it"
+            )
+        return [datasets[0] if datasets else path.stem]
+    if fmt == NPZ:
+        members = npz_members(path)
+        missing = [name for name in datasets if name not in members]
+        if missing:
+            raise NotFoundError(
+                f"{quoted(path)}: no member named '{missing[0]}' "
+                f"(members: {', '.join(members) or 'none'})"
+            )
+        return list(datasets) or members
+    with open_h5(path) as file:
+        for name in datasets:
+            h5_dataset(file, path, name)
+        return [n.lstrip("/") for n in datasets] or h5_dataset_names(file)
+
+
+def _sources(
+    path: Path, fmt: str, names: list[str], folder: Path
+) -> Generator[ArraySource, None, None]:
+    if fmt == NPY:
+        yield _npy_source(path, names[0])
+    elif fmt == NPZ:
+        for name in names:
+            with npz_member_as_npy(path, name, folder) as copy:
+                yield _npy_source(copy, name)
+    else:
+        with open_h5(path) as file:
+            for name in names:
+                yield h5py_source(path, h5_dataset(file, path, name))
+
+
+# ---------------------------------------------------------------- outputs
+
+
+def write_npy_stream(f: BinaryIO, source: ArraySource, block_bytes: int = BLOCK_BYTES) -> int:
+    """Write ``source`` as .npy bytes (C order, numpy's header) to ``f``; returns data bytes."""
+    f.write(npy_header(source.dtype, source.shape))
+    written = 0
+    for _, block in source.blocks(block_bytes):
+        data = np.ascontiguousarray(block, dtype=source.dtype).tobytes()
+        f.write(data)
+        written += len(data)
+    return written
+
+
+@dataclass
+class _Options:
+    compression: str
+    level: int
+    shuffle: bool
+    block_bytes: int
+
+
+def _h5_chunks(source: ArraySource) -> tuple[int, ...] | bool:
+    row_bytes = math.prod(source.shape[1:]) * source.dtype.itemsize
+    if row_bytes > CHUNK_BYTES:
+        return True  # h5py picks a chunk smaller than one row
+    rows = min(source.shape[0], max(1, CHUNK_BYTES // max(row_bytes, 1)))
+    return (rows, *source.shape[1:])
+
+
+def _write_h5(out: Path, tmp: Path, sources: Iterator[ArraySource], opts: _Options) -> None:
+    with h5py.File(tmp, "w", libver="earliest") as file:
+        for source in sources:
+            dtype = h5py.string_dtype() if source.dtype.kind == "U" else source.dtype
+            filters: dict[str, Any] = {}
+            filtered = opts.compression != "none" or opts.shuffle
+            if filtered and source.shape and math.prod(source.shape) > 0:
+                filters = {"chunks": _h5_chunks(source), "shuffle": opts.shuffle}
+                if opts.compression != "none":
+                    filters["compression"] = opts.compression
+                if opts.compression == "gzip":
+                    filters["compression_opts"] = opts.level
+            try:
+                dataset = file.create_dataset(
+                    source.name, shape=source.shape, dtype=dtype, **filters
+                )
+            except (ValueError, TypeError) as exc:
+                raise UsageError(
+                    f"{quoted(out)}: cannot create dataset '{source.name}': {exc}"
+                ) from None
+            for start, block in source.blocks(opts.block_bytes):
+                if source.shape:
+                    dataset[start : start + len(block)] = block
+                else:
+                    dataset[()] = block
+
+
+def _write_zip(out: Path, tmp: Path, sources: Iterator[ArraySource], opts: _Options) -> None:
+    method = zipfile.ZIP_STORED if opts.compression == "none" else zipfile.ZIP_DEFLATED
+    level = opts.level if method == zipfile.ZIP_DEFLATED else None
+    seen: set[str] = set()
+    with zipfile.ZipFile(tmp, "w", compression=method, compresslevel=level, allowZip64=True) as zf:
+        for source in sources:
+            if source.name in seen:
+                raise UsageError(f"{quoted(out)}: two arrays named '{source.name}'")
+            seen.add(source.name)
+            with zf.open(f"{source.name}.npy", "w", force_zip64=True) as member:
+                write_npy_stream(member, source, opts.block_bytes)
+
+
+def _write_npy(out: Path, tmp: Path, sources: Iterator[ArraySource], opts: _Options) -> None:
+    with open(tmp, "wb") as f:
+        for source in sources:
+            write_npy_stream(f, source, opts.block_bytes)
+
+
+_WRITERS = {HDF5: _write_h5, NPZ: _write_zip, NPY: _write_npy}
+
+
+@contextlib.contextmanager
+def written_atomically(out: Path, force: bool) -> Iterator[Path]:
+    """Yield a temporary path next to ``out``, renamed to ``out`` only on success.
+
+    Refuses (UsageError) to replace an existing ``out`` unless ``force``; the
+    temporary file is removed on any error.
+    """
+    if out.is_dir():
+        raise UsageError(f"{quoted(out)} is a folder")
+    if out.exists() and not force:
+        raise UsageError(f"{quoted(out)} already exists; use --force to replace it")
+    tmp = out.with_name(f".{out.name}.{secrets.token_hex(4)}.partial")
+    try:
+        open(tmp, "xb").close()  # created with the usual permissions, unlike mkstemp's 0600
+    except OSError as exc:
+        raise os_error(out, exc) from None
+    try:
+        yield tmp
+        os.replace(tmp, out)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def output_format(out: PathLike, to: str | None = None) -> str:
+    """The format to write: ``to`` if given, else told by the suffix of ``out``."""
+    if to is not None:
+        if to not in (NPY, NPZ, HDF5):
+            raise UsageError(f"unknown output format {to!r}; use npy, npz or hdf5")
+        return to
+    suffix = Path(out).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise UsageError(
+            f"cannot tell the output format of {quoted(out)} from its suffix; "
+            "name it .npy, .npz, .h5 or .hdf5, or give the format (--to)"
+        )
+    return _SUFFIXES[suffix]
+
+
+def _check_options(fmt: str, compression: str, level: int, shuffle: bool) -> None:
+    if compression not in COMPRESSIONS:
+        raise UsageError(f"unknown compression {compression!r}; use gzip, lzf or none")
+    if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 9:
+        raise UsageError(f"compression level must be an integer from 0 to 9, not {level!r}")
+    if fmt == NPY and compression != "none":
+        raise UsageError(".npy files are not compressed; use --compression none or write .npz")
+    if fmt == NPZ and compression == "lzf":
+        raise UsageError("lzf is an HDF5 filter; .npz archives are compressed with gzip (deflate)")
+    if fmt != HDF5 and shuffle:
+        raise UsageError("--shuffle is an HDF5 filter; it applies to HDF5 outputs only")
+
+
+def convert(
+    source: PathLike,
+    out: PathLike,
+    *,
+    datasets: Sequence[str] = (),
+    compression: str | None = None,
+    level: int = 4,
+    shuffle: bool = False,
+    force: bool = False,
+    to: str | None = None,
+    block_bytes: int = BLOCK_BYTES,
+) -> ConvertSummary:
+    """Convert the arrays of ``source`` (.npy, .npz or HDF5) into ``out``, streaming.
+
+    ``datasets`` selects .npz members or HDF5 datasets (default: all), or
+    names the dataset an .npy becomes. ``compression`` ("gzip", "lzf" or
+    "none"; gzip at ``level``) and ``shuffle`` apply to HDF5 outputs; .npz
+    outputs take "gzip" (deflate) or "none". The output format is ``to``
+    ("npy", "npz" or "hdf5") or told by the suffix of ``out``; an .npy
+    output takes exactly one array. Raises ndbridge errors naming the file
+    and the problem; never leaves a partial file under ``out``.
+    """
+    src, dst = Path(source), Path(out)
+    fmt_in, fmt_out = detect_format(src), output_format(dst, to)
+    compression = compression or "none"
+    _check_options(fmt_out, compression, level, shuffle)
+    names = _source_names(src, fmt_in, list(datasets))
+    if fmt_out == NPY and len(names) != 1:
+        raise UsageError(
+            f"{quoted(src)} holds {len(names)} arrays ({', '.join(names) or 'none'}); "
+            "an .npy file holds one: choose it with --dataset"
+        )
+    summary = ConvertSummary(str(src), str(dst), fmt_in, fmt_out)
+
+    def noted(sources: Iterator[ArraySource]) -> Iterator[ArraySource]:
+        for s in sources:
+            summary.arrays.append({"name": s.name, "dtype": s.dtype.str, "shape": list(s.shape)})
+            yield s
+
+    opts = _Options(compression, level, shuffle, max(1, int(block_bytes)))
+    with written_atomically(dst, force) as tmp:
+        sources = _sources(src, fmt_in, names, tmp.parent)
+        try:
+            _WRITERS[fmt_out](dst, tmp, noted(sources), opts)
+        except Error:
+            raise
+        except OSError as exc:
+            raise os_error(dst, exc) from None
+        finally:
+            sources.close()
+    return summary

@@ -1,0 +1,200 @@
+"""``ndbridge ls``: what is inside .npy, .npz and HDF5 files, as the C++ reader sees it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+import pytest
+
+import ndbridge
+from ndbridge import cpp
+from ndbridge.__main__ import main
+from ndbridge.listing import describe, preview
+
+ENTRY_KEYS = {
+    "name", "kind", "dtype", "shape", "readable", "type", "fortran_order", "layout",
+    "chunks", "filters", "stored_bytes", "nbytes", "attributes",
+}  # fmt: skip
+needs_npz = pytest.mark.skipif(
+    not hasattr(cpp, "list_npz"), reason="the .npz binding (issue 4) is not merged yet"
+)
+
+
+def ls(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    status = main(["ls", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.fixture
+def sample_h5(tmp_path: Path) -> Path:
+    path = tmp_path / "sample.h5"
+    with h5py.File(path, "w", libver="earliest") as f:
+        f.attrs["title"] = "a sample"
+        images = f.create_dataset(
+            "train/images",
+            data=np.zeros((8, 4, 4, 3), dtype=np.uint8),
+            chunks=(1, 4, 4, 3),
+            compression="gzip",
+            shuffle=True,
+        )
+        images.attrs["mean"] = np.arange(20, dtype=np.float32)
+        images.attrs["unit"] = "pixel"
+        f.create_dataset("train/labels", data=np.arange(8, dtype=">i8"), compression="lzf")
+        f["names"] = np.array(["cat", "dog"], dtype=h5py.string_dtype())
+        f["scalar"] = 1.5
+        f["pairs"] = np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")])
+    return path
+
+
+def test_h5_tree(sample_h5: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = ls([str(sample_h5)], capsys)
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0].startswith(f"{sample_h5}: HDF5, ")
+    assert lines[0].endswith(", 5 arrays")
+    text = "\n".join(line.rstrip() for line in lines[1:])
+    assert "@title = 'a sample'" in text
+    assert "  train/" in text
+    assert "    images  |u1" in text and "(8, 4, 4, 3)" in text
+    assert "chunks 1x4x4x3, shuffle+gzip" in text
+    assert "      @mean = [ 0. 1. 2. ... 17. 18. 19.]" in text
+    assert "      @unit = 'pixel'" in text
+    assert "labels  >i8" in text and "lzf" in text
+    assert "names" in text and "variable-length UTF-8 string" in text
+    assert "compound {a, b}: not readable by ndbridge" in text
+    assert "scalar" in text and "()" in text
+
+
+def test_h5_json(sample_h5: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = ls([str(sample_h5), "--json"], capsys)
+    assert status == 0
+    doc = json.loads(out)
+    assert set(doc) == {"path", "format", "size", "entries"}
+    assert doc["format"] == "hdf5" and doc["size"] == sample_h5.stat().st_size
+    for entry in doc["entries"]:
+        assert set(entry) == ENTRY_KEYS
+    by_name = {e["name"]: e for e in doc["entries"]}
+    assert by_name["/"]["kind"] == "group"
+    assert by_name["/"]["attributes"] == {
+        "title": {"dtype": "<U8", "shape": [], "preview": "'a sample'"}
+    }
+    images = by_name["/train/images"]
+    assert images["kind"] == "array" and images["readable"] is True
+    assert (images["dtype"], images["shape"], images["nbytes"]) == ("|u1", [8, 4, 4, 3], 384)
+    assert (images["layout"], images["chunks"]) == ("chunked", [1, 4, 4, 3])
+    assert images["filters"] == ["shuffle", "gzip"]
+    assert images["attributes"]["mean"]["shape"] == [20]
+    assert by_name["/train/labels"]["filters"] == ["lzf"]
+    assert by_name["/names"]["dtype"] is None and by_name["/names"]["readable"] is True
+    assert by_name["/pairs"]["readable"] is False
+    assert by_name["/scalar"]["shape"] == []
+
+
+def test_npy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "f.npy"
+    np.save(path, np.asfortranarray(np.zeros((3, 5), dtype=">f4")))
+    status, out, _ = ls([str(path)], capsys)
+    assert status == 0
+    assert out.splitlines()[1].split() == ["(array)", ">f4", "(3,", "5)", "Fortran", "order"]
+    doc = json.loads(ls([str(path), "--json"], capsys)[1])
+    (entry,) = doc["entries"]
+    assert set(entry) == ENTRY_KEYS
+    assert entry["name"] is None and entry["fortran_order"] is True
+    assert entry["stored_bytes"] == entry["nbytes"] == 60
+
+
+@needs_npz
+def test_npz(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "z.npz"
+    np.savez_compressed(path, a=np.zeros(1000), **{"g/b": np.arange(3, dtype=np.int16)})
+    status, out, _ = ls([str(path)], capsys)
+    assert status == 0
+    assert "2 arrays" in out.splitlines()[0]
+    assert "deflate" in out
+    doc = json.loads(ls([str(path), "--json"], capsys)[1])
+    assert doc["format"] == "npz"
+    entries = {e["name"]: e for e in doc["entries"]}
+    assert set(entries) == {"a", "g/b"}
+    assert entries["a"]["filters"] == ["deflate"]
+    assert entries["a"]["stored_bytes"] < entries["a"]["nbytes"]
+    assert (entries["g/b"]["dtype"], entries["g/b"]["shape"]) == ("<i2", [3])
+
+
+def test_format_is_told_by_content_not_suffix(tmp_path: Path) -> None:
+    npy_named_h5 = tmp_path / "really_npy.h5"
+    np.save(tmp_path / "x.npy", np.arange(3))
+    npy_named_h5.write_bytes((tmp_path / "x.npy").read_bytes())
+    assert describe(npy_named_h5)["format"] == "npy"
+    # An HDF5 file behind a 512-byte user block.
+    with h5py.File(tmp_path / "ub.dat", "w", libver="earliest", userblock_size=512) as f:
+        f["x"] = np.arange(3)
+    doc = describe(tmp_path / "ub.dat")
+    assert doc["format"] == "hdf5"
+    assert [e["name"] for e in doc["entries"]] == ["/", "/x"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "not an .npy, .npz or HDF5 file (it is empty)"),
+        (b"just some text", "not an .npy, .npz or HDF5 file (it starts with b'just som')"),
+        (b"\x93NUMPY\x01\x00\x10", "x.h5'"),
+        (b"\x89HDF\r\n\x1a\n" + bytes(64), "x.h5'"),
+    ],
+)
+def test_bad_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "x.h5"
+    path.write_bytes(content)
+    status, out, err = ls([str(path)], capsys)
+    assert status == 2 and out == ""
+    assert err.startswith(f"ndbridge ls: error: '{path}'")
+    assert message in err
+
+
+def test_truncated_h5(sample_h5: Path) -> None:
+    data = sample_h5.read_bytes()
+    sample_h5.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ndbridge.Error, match="truncated"):
+        describe(sample_h5)
+
+
+def test_missing_file_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = ls([str(tmp_path / "none.h5")], capsys)
+    assert status == 2 and "none.h5': No such file or directory" in err
+    with pytest.raises(IsADirectoryError):
+        describe(tmp_path)
+
+
+def test_unreadable_attribute_is_reported_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "a.h5"
+    with h5py.File(path, "w", libver="earliest") as f:
+        f["x"] = np.arange(3)
+        f["x"].attrs["pair"] = np.zeros(1, dtype=[("a", "<i4"), ("b", "<i4")])
+    entry = describe(path)["entries"][1]
+    info = entry["attributes"]["pair"]
+    assert info["dtype"] is None and info["shape"] is None
+    assert info["preview"].startswith("(not readable by ndbridge: ")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (np.str_("hello"), "'hello'"),
+        (np.bytes_(b"raw"), "b'raw'"),
+        (np.float64(2.5), "2.5"),
+        (np.int32(7), "7"),
+        (np.array([1, 2, 3]), "[1 2 3]"),
+        ("x" * 100, "'" + "x" * 56 + "..."),
+        (np.arange(100), "[ 0 1 2 ... 97 98 99]"),
+    ],
+)
+def test_preview(value: Any, text: str) -> None:
+    assert preview(value) == text
+    assert len(preview(value)) <= 60
