@@ -6,6 +6,7 @@
 #include "ndbridge/dtype.hpp"
 #include "ndbridge/version.hpp"
 #include "npy.hpp"
+#include "npz.hpp"
 
 namespace py = pybind11;
 
@@ -14,6 +15,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = NDBRIDGE_VERSION_STRING;
   ndbridge::python::register_errors(m);
   ndbridge::python::register_npy(m);
+  ndbridge::python::register_npz(m);
   m.def(
       "canonical_descr",
       [](const std::string& descr) { return ndbridge::DType::from_descr(descr).descr(); },
