@@ -73,6 +73,16 @@ struct NpzReader::Impl {
     return e.method == detail::kZipMethodDeflated;
   }
 
+  // A declared size no deflate stream of the member's length could reach is
+  // a lie, reported as such rather than as a limit to raise.
+  void check_possible(const detail::ZipEntry& e) const {
+    if (deflated(e) && e.uncompressed_size / kMaxDeflateRatio > e.compressed_size + 1) {
+      throw FormatError(label(e) + ": declares " + std::to_string(e.uncompressed_size) +
+                        " uncompressed bytes, more than " + std::to_string(e.compressed_size) +
+                        " bytes of deflate data can hold (lying size)");
+    }
+  }
+
   // Checks what can be checked before touching the member's data, and opens it.
   std::unique_ptr<detail::MemberSource> open(const detail::ZipEntry& e) const {
     const std::string what = label(e);
@@ -84,11 +94,7 @@ struct NpzReader::Impl {
                                     "bytes); ndbridge reads only arrays");
     }
     detail::check_zip_member_supported(e, what);
-    if (deflated(e) && e.uncompressed_size / kMaxDeflateRatio > e.compressed_size + 1) {
-      throw FormatError(what + ": declares " + std::to_string(e.uncompressed_size) +
-                        " uncompressed bytes, more than " + std::to_string(e.compressed_size) +
-                        " bytes of deflate data can hold (lying size)");
-    }
+    check_possible(e);
     const std::uint64_t data =
         detail::locate_zip_data(file, e, directory.central_directory_offset, what);
     return detail::open_zip_member(file, e, data, what);
@@ -163,6 +169,7 @@ NpzMember NpzReader::member(std::string_view name) const {
 Array NpzReader::read(std::string_view name) const {
   const detail::ZipEntry& e = impl_->find(name);
   const std::uint64_t limit = impl_->limits.max_inflated_bytes;
+  impl_->check_possible(e);
   if (impl_->deflated(e) && e.uncompressed_size > limit) {
     throw FormatError(impl_->label(e) + ": would inflate to " +
                       std::to_string(e.uncompressed_size) + " bytes, " + limit_advice(limit));
@@ -176,6 +183,7 @@ NpzArrays NpzReader::read_all() const {
   std::uint64_t total = 0;
   for (const auto& e : impl_->directory.entries) {
     if (!impl_->deflated(e)) continue;
+    impl_->check_possible(e);
     if (e.uncompressed_size > limit - std::min(limit, total)) {
       throw FormatError(impl_->file.name() + ": its deflated members would inflate to more than " +
                         std::to_string(limit) + " bytes (member '" + detail::printable(e.name) +
