@@ -3,6 +3,7 @@
 //   bench_npy read FILE REPEAT          read_npy of one file
 //   bench_npy map  FILE REPEAT [CALLS]  map_npy of one file, CALLS opens per sample
 //   bench_npy many DIR  REPEAT          read_npy of every *.npy in DIR, sorted
+//   bench_npy npz  FILE REPEAT          read_npz of one archive (every member)
 //
 // Each command makes one untimed warm-up pass, then REPEAT timed samples, and
 // prints one JSON line to stdout:
@@ -24,6 +25,7 @@
 #include <vector>
 
 #include "ndbridge/npy.hpp"
+#include "ndbridge/npz.hpp"
 
 namespace {
 
@@ -127,6 +129,24 @@ Result bench_read(const fs::path& file, int repeat) {
   return r;
 }
 
+Result bench_npz(const fs::path& file, int repeat) {
+  Result r = new_result("npz", file, repeat);
+  for (const auto& [name, array] : ndbridge::read_npz(file)) r.checksum += touch_pages(array);
+  std::vector<double> samples;
+  for (int i = 0; i < repeat; ++i) {
+    const auto start = Clock::now();
+    const ndbridge::NpzArrays arrays = ndbridge::read_npz(file);
+    r.bytes = 0;
+    for (const auto& [name, array] : arrays) {
+      r.checksum += touch_pages(array);
+      r.bytes += array.nbytes();
+    }
+    samples.push_back(seconds_since(start));
+  }
+  r.stats = summarize(std::move(samples));
+  return r;
+}
+
 Result bench_map(const fs::path& file, int repeat, int calls) {
   Result r = new_result("map", file, repeat, calls);
   r.checksum += ndbridge::map_npy(file).nbytes();
@@ -193,7 +213,8 @@ int parse_count(const char* text) {
 int usage() {
   std::cerr << "usage: bench_npy read FILE REPEAT\n"
                "       bench_npy map FILE REPEAT [CALLS]\n"
-               "       bench_npy many DIR REPEAT\n";
+               "       bench_npy many DIR REPEAT\n"
+               "       bench_npy npz FILE REPEAT\n";
   return 2;
 }
 
@@ -214,6 +235,8 @@ int main(int argc, char** argv) {
       print_json(bench_map(target, repeat, calls));
     } else if (op == "many") {
       print_json(bench_many(target, repeat));
+    } else if (op == "npz") {
+      print_json(bench_npz(target, repeat));
     } else {
       return usage();
     }

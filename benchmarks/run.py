@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,6 +146,23 @@ class Bench:
             _warm(Path(p))
         return folder, paths
 
+    def npz_file(self, name: str, source: Path) -> Path:
+        """Return the path of an archive numpy.savez_compressed wrote from the
+        .npy file `source` (member ``x``), in the page cache.
+
+        Compressing takes most of a minute per GiB, so a --keep run's archive
+        is reused when its member has the source's shape and dtype.
+        """
+        path = self.workdir / name
+        array = np.load(str(source), mmap_mode="r")
+        if _npz_member_header(path) != (array.shape, array.dtype.str):
+            log(f"writing {path} from {source.name} with numpy.savez_compressed")
+            np.savez_compressed(path, x=array)
+        del array
+        self.created.append(path)
+        _warm(path)
+        return path
+
     def cpp(self, program: str, op: str, target: Path, *more: int) -> Timing:
         """Run a C++ benchmark program and return the timing it prints.
 
@@ -236,11 +254,30 @@ def case_npy_many(bench: Bench) -> list[Row]:
     return [row]
 
 
+def case_npz_read(bench: Bench) -> list[Row]:
+    """Whole read of a compressed .npz holding the large float32 array."""
+    path = bench.npz_file("large.npz", _large_npy(bench))
+    ratio = _large_npy(bench).stat().st_size / path.stat().st_size
+    label = f"read {_size_label(_large_npy(bench))} float32 .npz, deflated ({ratio:.2f}:1)"
+    row = Row(label, cpp=bench.cpp("bench_npy", "npz", path))
+    if bench.binding is not None:
+        row.binding = bench.python(lambda m=bench.binding: m.read_npz(str(path)))
+
+    def numpy_read() -> dict[str, np.ndarray]:
+        # np.load opens archives lazily: reading means taking every member.
+        with np.load(str(path)) as archive:
+            return {key: archive[key] for key in archive.files}
+
+    row.numpy = bench.python(numpy_read)
+    return [row]
+
+
 #: Every case, in table order, by the name --case selects it with.
 CASES: dict[str, Callable[[Bench], list[Row]]] = {
     "npy-read": case_npy_read,
     "npy-map": case_npy_map,
     "npy-many": case_npy_many,
+    "npz-read": case_npz_read,
 }
 
 
@@ -282,6 +319,20 @@ def _write_random_npy(path: Path, shape: tuple[int, ...], dtype: str) -> None:
         flat[start:stop] = rng.random(stop - start, dtype=np.float32)
     out.flush()
     del flat, out
+
+
+def _npz_member_header(path: Path) -> tuple[tuple[int, ...], str] | None:
+    """Shape and dtype of member ``x`` of an archive, or None."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open("x.npy") as member:
+            readers = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }
+            shape, _, dtype = readers[np.lib.format.read_magic(member)](member)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    return shape, dtype.str
 
 
 def _warm(path: Path) -> None:

@@ -7,6 +7,7 @@
 #include "ndbridge/dtype.hpp"
 #include "ndbridge/config.hpp"
 #include "npy.hpp"
+#include "npz.hpp"
 
 namespace py = pybind11;
 
@@ -15,6 +16,7 @@ PYBIND11_MODULE(_core, m) {
   m.attr("__version__") = NDBRIDGE_VERSION_STRING;
   ndbridge::python::register_errors(m);
   ndbridge::python::register_npy(m);
+  ndbridge::python::register_npz(m);
 #if NDBRIDGE_WITH_HDF5
   ndbridge::python::register_h5(m);
 #endif

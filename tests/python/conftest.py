@@ -1,4 +1,5 @@
-"""Shared fixtures for the .npy suites: a builder for raw, hand-assembled files.
+"""Shared fixtures: a builder for raw, hand-assembled .npy files, and the
+``slow`` marker's switch (NDBRIDGE_SLOW_TESTS=1).
 
 Every file a test reads is generated here at test time from its parts (magic,
 version, header text, data), never checked in as a binary.
@@ -6,6 +7,7 @@ version, header text, data), never checked in as a binary.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -51,6 +53,16 @@ def npy_bytes(
 
 
 RawNpy = Callable[..., Path]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run only when NDBRIDGE_SLOW_TESTS=1 is set."""
+    if os.environ.get("NDBRIDGE_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow; set NDBRIDGE_SLOW_TESTS=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import ndbridge
-from ndbridge import cpp
 from ndbridge.__main__ import main
 from ndbridge.listing import describe, preview
 
@@ -19,10 +18,6 @@ ENTRY_KEYS = {
     "name", "kind", "dtype", "shape", "readable", "type", "fortran_order", "layout",
     "chunks", "filters", "stored_bytes", "nbytes", "attributes",
 }  # fmt: skip
-needs_npz = pytest.mark.skipif(
-    not hasattr(cpp, "list_npz"), reason="the .npz binding (issue 4) is not merged yet"
-)
-
 
 def ls(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     status = main(["ls", *args])
@@ -108,7 +103,6 @@ def test_npy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert entry["stored_bytes"] == entry["nbytes"] == 60
 
 
-@needs_npz
 def test_npz(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "z.npz"
     np.savez_compressed(path, a=np.zeros(1000), **{"g/b": np.arange(3, dtype=np.int16)})

@@ -16,11 +16,6 @@ from ndbridge.loading import load
 GRID = np.arange(60, dtype=">f4").reshape(12, 5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ndbridge/__init__.py must import load from .loading: a submodule named "
-    "'load' would replace the function on the package once imported",
-)
 def test_the_package_exports_load() -> None:
     # Twice: importing the defining module must not shadow the function.
     assert ndbridge.load is load

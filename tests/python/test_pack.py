@@ -374,8 +374,7 @@ def test_h5_npy_npz_hold_identical_arrays(
     np.testing.assert_array_equal(
         cpp.read_npy(tmp_path / "o.npy", rows=(2, 5)), np.stack(pixels[2:5])
     )
-    if hasattr(cpp, "read_npz"):
-        np.testing.assert_array_equal(cpp.read_npz(tmp_path / "o.npz")["images"], np.stack(pixels))
+    np.testing.assert_array_equal(cpp.read_npz(tmp_path / "o.npz")["images"], np.stack(pixels))
 
 
 def test_npz_members_are_deflated_and_zip64(tmp_path: Path) -> None:

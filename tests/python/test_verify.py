@@ -15,10 +15,6 @@ from ndbridge import cpp
 from ndbridge.__main__ import main
 from ndbridge.verify import verify
 
-needs_npz = pytest.mark.skipif(
-    not hasattr(cpp, "read_npz"), reason="the .npz binding (issue 4) is not merged yet"
-)
-
 ARRAYS: dict[str, np.ndarray] = {
     "f4": np.linspace(0, 1, 30, dtype=np.float32).reshape(10, 3),
     "i8_be": np.arange(-5, 5, dtype=">i8"),
@@ -176,7 +172,6 @@ def test_json(h5_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
                     "detail": ""}  # fmt: skip
 
 
-@needs_npz
 def test_npz(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.savez_compressed(tmp_path / "z.npz", **{k: v for k, v in ARRAYS.items() if k != "scalar"},
                         **{"nested/scalar": ARRAYS["scalar"]})  # fmt: skip
@@ -186,7 +181,6 @@ def test_npz(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert verify(tmp_path / "z.npz").counts() == {"identical": len(ARRAYS)}
 
 
-@needs_npz
 def test_npz_with_an_object_member(tmp_path: Path) -> None:
     np.savez(tmp_path / "z.npz", ok=np.arange(3), obj=np.array([None], dtype=object))
     report = verify(tmp_path / "z.npz")

@@ -92,6 +92,20 @@ void File::write_all(const void* buffer, std::size_t n) {
   }
 }
 
+void File::write_at(const void* buffer, std::size_t n, std::uint64_t offset) {
+  const auto* in = static_cast<const char*>(buffer);
+  while (n > 0) {
+    const ssize_t put = ::pwrite(fd_, in, std::min(n, kMaxTransfer), static_cast<off_t>(offset));
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      throw_io("cannot write " + name_, errno);
+    }
+    in += put;
+    offset += static_cast<std::uint64_t>(put);
+    n -= static_cast<std::size_t>(put);
+  }
+}
+
 void File::sync() {
   if (::fsync(fd_) != 0 && errno != EINVAL) throw_io("cannot flush " + name_ + " to disk", errno);
 }

@@ -39,6 +39,8 @@ class File {
   std::size_t read_at(void* buffer, std::size_t n, std::uint64_t offset) const;
   /// Appends all `n` bytes at the current position.
   void write_all(const void* buffer, std::size_t n);
+  /// Overwrites `n` bytes at `offset`, leaving the current position alone.
+  void write_at(const void* buffer, std::size_t n, std::uint64_t offset);
   /// Flushes data to the device.
   void sync();
   /// Closes and reports a failed close (which can mean lost writes).

@@ -1,0 +1,113 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ndbridge/array.hpp"
+#include "ndbridge/dtype.hpp"
+
+namespace ndbridge {
+
+/// How write_npz stores its members.
+enum class NpzCompression {
+  Stored,    ///< as they are, like numpy.savez
+  Deflated,  ///< zlib's deflate at its default level, like numpy.savez_compressed
+};
+
+/// The default of NpzLimits::max_inflated_bytes: 16 GiB.
+inline constexpr std::uint64_t kNpzDefaultMaxInflatedBytes = std::uint64_t{16} << 30;
+
+/// Bounds on what reading an untrusted archive may cost.
+struct NpzLimits {
+  /// The most bytes that the deflated members read by one call (read() of
+  /// one member, or read_all()) may inflate to. Checked against the sizes
+  /// the archive declares before anything is allocated or inflated, so a zip
+  /// bomb gives a FormatError instead of exhausting memory. Stored members do
+  /// not count: their bytes are in the file, whose size bounds them.
+  std::uint64_t max_inflated_bytes = kNpzDefaultMaxInflatedBytes;
+};
+
+/// One member of an archive: its central directory entry and .npy header.
+struct NpzMember {
+  /// The key numpy shows (`numpy.load(path).files`): the member's name
+  /// without its ".npy" suffix.
+  std::string name;
+  DType dtype{Kind::UInt, 1, ByteOrder::NotApplicable};
+  Shape shape;
+  bool fortran_order = false;
+  /// True for deflated members, false for stored ones.
+  bool compressed = false;
+  /// Bytes the member occupies in the archive.
+  std::uint64_t compressed_size = 0;
+  /// Bytes of the .npy file it holds (header and data).
+  std::uint64_t uncompressed_size = 0;
+};
+
+/// Arrays by name, in archive order (the order numpy.savez wrote them in).
+using NpzArrays = std::vector<std::pair<std::string, Array>>;
+
+/// An open .npz archive: a zip file of .npy members, as numpy.savez and
+/// numpy.savez_compressed write it. Opening reads and checks the central
+/// directory (zip64 included); members are read on request, each decoded by
+/// the .npy reader and its CRC-32 verified. Every size the archive declares
+/// is checked against the file and against `limits` before it is used, so a
+/// truncated, corrupt or hostile archive gives FormatError, never a crash or
+/// a huge allocation. Members that are not .npy files, encrypted members and
+/// compression methods other than stored and deflate give UnsupportedError
+/// when they are listed or read. Move-only; the file stays open while the
+/// reader lives.
+class NpzReader {
+ public:
+  /// Opens `path` and reads its central directory. Throws FormatError,
+  /// UnsupportedError (multi-disk archives) or IOError, naming the file.
+  explicit NpzReader(const std::filesystem::path& path, NpzLimits limits = {});
+  NpzReader(NpzReader&&) noexcept;
+  NpzReader& operator=(NpzReader&&) noexcept;
+  NpzReader(const NpzReader&) = delete;
+  NpzReader& operator=(const NpzReader&) = delete;
+  ~NpzReader();
+
+  /// The keys (member names without ".npy"), in archive order. Reads
+  /// nothing beyond the central directory.
+  std::vector<std::string> names() const;
+  /// Whether a member has this key.
+  bool contains(std::string_view name) const;
+  /// Every member with its dtype and shape, which come from each member's
+  /// .npy header (for a deflated member, only the header is inflated).
+  std::vector<NpzMember> members() const;
+  /// One member's description; throws UsageError if there is no such key.
+  NpzMember member(std::string_view name) const;
+  /// Reads one member by key. Throws UsageError if there is no such key.
+  Array read(std::string_view name) const;
+  /// Reads every member, in archive order.
+  NpzArrays read_all() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Lists the members of an archive: NpzReader(path).members().
+std::vector<NpzMember> list_npz(const std::filesystem::path& path);
+
+/// Reads every member of an archive: NpzReader(path, limits).read_all().
+NpzArrays read_npz(const std::filesystem::path& path, NpzLimits limits = {});
+
+/// Writes an .npz archive that numpy.load reads: one member "<name>.npy" per
+/// array, holding exactly the bytes write_npy would write, stored or
+/// deflated. Members are streamed (deflated in bounded chunks, CRC-32
+/// computed on the way), with zip64 records wherever a size, offset or count
+/// needs them. The archive is written under a temporary name beside `path`
+/// and renamed into place only when complete. Throws UsageError for
+/// duplicate names, names that are not UTF-8 or contain NUL,
+/// UnsupportedError/IOError as write_npy does.
+void write_npz(const std::filesystem::path& path,
+               const std::vector<std::pair<std::string, ArrayView>>& arrays,
+               NpzCompression compression = NpzCompression::Stored);
+
+}  // namespace ndbridge
