@@ -7,6 +7,7 @@ never holds more than one file open, whatever the size of the tree.
 from __future__ import annotations
 
 import io
+import mmap
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ class DecodeSettings:
     resize: tuple[int, int] | None  # (height, width)
     mode: str | None  # Pillow mode such as "RGB", or None to keep the file's
     gzip_level: int | None  # compress each decoded sample in the worker
+    scratch: str | None = None  # file shared with the packer that carries decoded samples
+    slot_bytes: int = 0  # bytes of the scratch file each batch in flight may use
 
 
 @dataclass
@@ -36,11 +39,53 @@ class Sample:
     chunk: bytes | None = None  # the sample compressed as one HDF5 chunk
     encoded: bytes | None = None  # the original file bytes (--store encoded)
     error: str | None = None
+    parked: tuple[int, tuple[int, ...], str] | None = None  # (offset, shape, dtype) in scratch
 
 
-def decode_batch(settings: DecodeSettings, batch: list[tuple[str, int]]) -> list[Sample]:
-    """Decode every file of ``batch``; failures are returned, never raised."""
-    return [decode_one(settings, relpath, label) for relpath, label in batch]
+#: This process's mapping of the packer's scratch file, made on first use.
+_scratch_maps: dict[str, mmap.mmap] = {}
+
+
+def _scratch_map(path: str) -> mmap.mmap:
+    if path not in _scratch_maps:
+        with open(path, "r+b") as f:
+            _scratch_maps[path] = mmap.mmap(f.fileno(), 0)
+    return _scratch_maps[path]
+
+
+def decode_batch(
+    settings: DecodeSettings, batch: list[tuple[str, int]], slot: int | None = None
+) -> list[Sample]:
+    """Decode every file of ``batch``; failures are returned, never raised.
+
+    With a ``slot``, decoded pixels travel back through that slot of the
+    scratch file instead of being pickled: sending hundreds of megabytes a
+    second through a pipe would cost the packer more than the decoding it
+    hands out.
+    """
+    samples = [decode_one(settings, relpath, label) for relpath, label in batch]
+    if slot is not None and settings.scratch is not None:
+        scratch = _scratch_map(settings.scratch)
+        offset = slot * settings.slot_bytes
+        end = offset + settings.slot_bytes
+        for s in samples:
+            if s.array is None or offset + s.array.nbytes > end:
+                continue  # too big for what is left of the slot: it travels pickled
+            n = s.array.nbytes
+            np.frombuffer(scratch, np.uint8, n, offset)[:] = s.array.reshape(-1).view(np.uint8)
+            s.parked = (offset, s.array.shape, s.array.dtype.str)
+            s.array = None
+            offset += n
+    return samples
+
+
+def unpark(samples: list[Sample], scratch: mmap.mmap) -> None:
+    """Give parked samples their arrays back, as views of the scratch mapping."""
+    for s in samples:
+        if s.parked is not None:
+            offset, shape, dtype = s.parked
+            count = int(np.prod(shape))
+            s.array = np.frombuffer(scratch, np.dtype(dtype), count, offset).reshape(shape)
 
 
 def decode_one(settings: DecodeSettings, relpath: str, label: int) -> Sample:

@@ -10,6 +10,7 @@ for any number of workers.
 from __future__ import annotations
 
 import collections
+import contextlib
 import concurrent.futures
 import errno
 import multiprocessing
@@ -284,33 +285,66 @@ def _run(
             for batch in batches:
                 accept(decode_batch(settings, batch))
             return
-        _run_parallel(batches, settings, workers, accept)
+        _run_parallel(batches, settings, workers, batch_size * max(nbytes, 1), accept)
     finally:
         bar.close()
 
 
 def _run_parallel(
-    batches: Iterator[list[tuple[str, int]]], settings: DecodeSettings, workers: int, accept: Any
+    batches: Iterator[list[tuple[str, int]]],
+    settings: DecodeSettings,
+    workers: int,
+    batch_bytes: int,
+    accept: Any,
 ) -> None:
     # A window of 2 batches per worker keeps every worker busy while bounding
     # memory; results are taken in submission order, so the output does not
-    # depend on which worker finishes first.
-    context = multiprocessing.get_context("forkserver")
-    # Import the decoders once, in the fork server, rather than in every
-    # worker: each worker then starts in milliseconds.
-    context.set_forkserver_preload(
-        ["ndbridge._decode", "imageio.v3", "imageio.plugins.pillow", "PIL.Image"]
-    )
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-        pending: collections.deque[concurrent.futures.Future[list[Sample]]] = collections.deque()
-        try:
-            for batch in batches:
-                pending.append(pool.submit(decode_batch, settings, batch))
-                if len(pending) >= 2 * workers:
-                    accept(pending.popleft().result())
-            while pending:
-                accept(pending.popleft().result())
-        except BaseException:
-            for f in pending:
-                f.cancel()
-            raise
+    # depend on which worker finishes first. Each batch in flight owns one
+    # slot of a scratch file that carries its pixels back.
+    import dataclasses
+    import mmap
+    import tempfile
+
+    from ._decode import unpark
+
+    window = 2 * workers
+    shm = Path("/dev/shm")
+    folder = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    with tempfile.NamedTemporaryFile(prefix="ndbridge-pack-", dir=folder) as scratch_file:
+        scratch_file.truncate(window * batch_bytes)
+        scratch = mmap.mmap(scratch_file.fileno(), 0)
+        settings = dataclasses.replace(settings, scratch=scratch_file.name, slot_bytes=batch_bytes)
+        context = multiprocessing.get_context("forkserver")
+        # Import the decoders once, in the fork server, rather than in every
+        # worker: each worker then starts in milliseconds.
+        context.set_forkserver_preload(
+            ["ndbridge._decode", "imageio.v3", "imageio.plugins.pillow", "PIL.Image"]
+        )
+        free = collections.deque(range(window))
+        pending: collections.deque[tuple[concurrent.futures.Future[list[Sample]], int]]
+        pending = collections.deque()
+
+        def take() -> None:
+            future, slot = pending.popleft()
+            samples = future.result()
+            unpark(samples, scratch)
+            accept(samples)
+            del samples  # the views into the slot die before it is reused
+            free.append(slot)
+
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            try:
+                for batch in batches:
+                    if not free:
+                        take()
+                    slot = free.popleft()
+                    pending.append((pool.submit(decode_batch, settings, batch, slot), slot))
+                while pending:
+                    take()
+            except BaseException:
+                for future, _ in pending:
+                    future.cancel()
+                raise
+        # A view still alive somewhere makes close() refuse; the GC unmaps then.
+        with contextlib.suppress(BufferError):
+            scratch.close()
