@@ -10,8 +10,8 @@ for any number of workers.
 from __future__ import annotations
 
 import collections
-import contextlib
 import concurrent.futures
+import contextlib
 import errno
 import multiprocessing
 import os
