@@ -9,12 +9,15 @@ import ndbridge
 from ndbridge.__main__ import main
 
 
-def test_demo_reads_every_sample_identically(capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_packs_lists_verifies_and_reads_back(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
-    assert "all arrays read identically" in out
-    assert "DIFFERENT" not in out
-    assert out.count("identical") >= 9
+    assert "all checks passed" in out
+    assert "DIFFERENT" not in out and "FAILED" not in out
+    assert "packed 24 images, skipped 1" in out
+    assert "6 identical -- all identical" in out
+    assert "identical to the PNG files" in out
+    assert out.count("      identical") >= 9  # the sample-array table
 
 
 def test_version_comes_from_the_cmake_project(capsys: pytest.CaptureFixture[str]) -> None:
@@ -37,4 +40,4 @@ def test_console_script_runs_as_a_module() -> None:
         [sys.executable, "-m", "ndbridge", "demo"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert "all arrays read identically" in result.stdout
+    assert "all checks passed" in result.stdout
