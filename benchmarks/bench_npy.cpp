@@ -4,6 +4,8 @@
 //   bench_npy map  FILE REPEAT [CALLS]  map_npy of one file, CALLS opens per sample
 //   bench_npy many DIR  REPEAT          read_npy of every *.npy in DIR, sorted
 //   bench_npy npz  FILE REPEAT          read_npz of one archive (every member)
+//   bench_npy h5   FILE REPEAT          open FILE, read dataset "x" whole
+//   bench_npy h5rows FILE REPEAT [CALLS] open once, then CALLS reads of 100 rows of "x"
 //
 // Each command makes one untimed warm-up pass, then REPEAT timed samples, and
 // prints one JSON line to stdout:
@@ -25,6 +27,7 @@
 #include <vector>
 
 #include "ndbridge/npy.hpp"
+#include "ndbridge/h5.hpp"
 #include "ndbridge/npz.hpp"
 
 namespace {
@@ -147,6 +150,49 @@ Result bench_npz(const fs::path& file, int repeat) {
   return r;
 }
 
+Result bench_h5(const fs::path& file, int repeat) {
+  Result r = new_result("h5", file, repeat);
+  r.checksum += touch_pages(ndbridge::H5File::open(file).read("x"));
+  std::vector<double> samples;
+  for (int i = 0; i < repeat; ++i) {
+    const auto start = Clock::now();
+    const ndbridge::Array array = ndbridge::H5File::open(file).read("x");
+    r.checksum += touch_pages(array);
+    samples.push_back(seconds_since(start));
+    r.bytes = array.nbytes();
+  }
+  r.stats = summarize(std::move(samples));
+  return r;
+}
+
+// Rows start at a spread of offsets, the same sequence benchmarks/run.py
+// uses for the binding and h5py, so all three read the same rows.
+constexpr std::uint64_t kRows = 100;
+
+std::uint64_t row_offset(int call, std::uint64_t rows) {
+  return (static_cast<std::uint64_t>(call) * 7919u) % (rows - kRows);
+}
+
+Result bench_h5rows(const fs::path& file, int repeat, int calls) {
+  Result r = new_result("h5rows", file, repeat, calls);
+  const ndbridge::H5File h5 = ndbridge::H5File::open(file);
+  const std::uint64_t rows = h5.info("x").shape.at(0);
+  r.checksum += touch_pages(h5.read_rows("x", 0, kRows));
+  std::vector<double> samples;
+  for (int i = 0; i < repeat; ++i) {
+    const auto start = Clock::now();
+    for (int c = 0; c < calls; ++c) {
+      const std::uint64_t first = row_offset(c, rows);
+      const ndbridge::Array array = h5.read_rows("x", first, first + kRows);
+      r.checksum += touch_pages(array);
+      r.bytes = array.nbytes();
+    }
+    samples.push_back(seconds_since(start) / calls);
+  }
+  r.stats = summarize(std::move(samples));
+  return r;
+}
+
 Result bench_map(const fs::path& file, int repeat, int calls) {
   Result r = new_result("map", file, repeat, calls);
   r.checksum += ndbridge::map_npy(file).nbytes();
@@ -214,7 +260,9 @@ int usage() {
   std::cerr << "usage: bench_npy read FILE REPEAT\n"
                "       bench_npy map FILE REPEAT [CALLS]\n"
                "       bench_npy many DIR REPEAT\n"
-               "       bench_npy npz FILE REPEAT\n";
+               "       bench_npy npz FILE REPEAT\n"
+               "       bench_npy h5 FILE REPEAT\n"
+               "       bench_npy h5rows FILE REPEAT [CALLS]\n";
   return 2;
 }
 
@@ -226,7 +274,7 @@ int main(int argc, char** argv) {
   const fs::path target = argv[2];
   const int repeat = parse_count(argv[3]);
   const int calls = argc == 5 ? parse_count(argv[4]) : 1;
-  if (repeat == 0 || calls == 0 || (argc == 5 && op != "map")) return usage();
+  if (repeat == 0 || calls == 0 || (argc == 5 && op != "map" && op != "h5rows")) return usage();
 
   try {
     if (op == "read") {
@@ -237,6 +285,10 @@ int main(int argc, char** argv) {
       print_json(bench_many(target, repeat));
     } else if (op == "npz") {
       print_json(bench_npz(target, repeat));
+    } else if (op == "h5") {
+      print_json(bench_h5(target, repeat));
+    } else if (op == "h5rows") {
+      print_json(bench_h5rows(target, repeat, calls));
     } else {
       return usage();
     }

@@ -163,6 +163,34 @@ class Bench:
         _warm(path)
         return path
 
+    def h5_file(self, name: str, source: Path, **filters: Any) -> Path:
+        """Return the path of an HDF5 file holding the .npy file `source` as
+        dataset ``x`` (h5py, libver earliest, with `filters` such as
+        ``compression="gzip", chunks=...``), in the page cache. A --keep run's
+        file is reused when its dataset matches."""
+        import h5py
+
+        path = self.workdir / name
+        array = np.load(str(source), mmap_mode="r")
+        try:
+            with h5py.File(path, "r") as f:
+                fresh = f["x"].shape != array.shape or f["x"].compression != filters.get(
+                    "compression"
+                )
+        except (OSError, KeyError):
+            fresh = True
+        if fresh:
+            log(f"writing {path} from {source.name} with h5py {filters}")
+            with h5py.File(path, "w", libver="earliest") as f:
+                x = f.create_dataset("x", shape=array.shape, dtype=array.dtype, **filters)
+                step = max(1, (64 << 20) // max(array[0].nbytes, 1))
+                for start in range(0, array.shape[0], step):
+                    x[start : start + step] = array[start : start + step]
+        del array
+        self.created.append(path)
+        _warm(path)
+        return path
+
     def cpp(self, program: str, op: str, target: Path, *more: int) -> Timing:
         """Run a C++ benchmark program and return the timing it prints.
 
@@ -272,12 +300,79 @@ def case_npz_read(bench: Bench) -> list[Row]:
     return [row]
 
 
+#: Rows per read in the h5-rows case; offsets as bench_npy's row_offset().
+H5_ROWS = 100
+H5_ROW_CALLS = 200
+
+
+def _h5_read_rows(path: Path, dataset: str, rows: int) -> list[int]:
+    return [(c * 7919) % (rows - H5_ROWS) for c in range(H5_ROW_CALLS)]
+
+
+def case_h5_read(bench: Bench) -> list[Row]:
+    """Whole-dataset read of the large float32 array, contiguous and gzip-chunked."""
+    import h5py
+
+    source = _large_npy(bench)
+    columns = np.load(str(source), mmap_mode="r").shape[1]
+    out = []
+    for name, filters, what in (
+        ("large.h5", {}, "contiguous"),
+        ("large-gzip.h5", {"compression": "gzip", "chunks": (64, columns)}, "gzip-chunked"),
+    ):
+        path = bench.h5_file(name, source, **filters)
+        row = Row(f"read {_size_label(source)} float32 HDF5, {what}")
+        row.cpp = bench.cpp("bench_npy", "h5", path)
+        if bench.binding is not None:
+            row.binding = bench.python(lambda p=str(path), m=bench.binding: m.read_h5(p, "x"))
+
+        def h5py_read(p: str = str(path)) -> np.ndarray:
+            with h5py.File(p, "r") as f:
+                x = f["x"]
+                result = np.empty(x.shape, x.dtype)
+                x.read_direct(result)
+                return result
+
+        row.numpy = bench.python(h5py_read)
+        out.append(row)
+    return out
+
+
+def case_h5_rows(bench: Bench) -> list[Row]:
+    """100-row reads from an open file: the binding's H5File against h5py slicing."""
+    import h5py
+
+    path = bench.h5_file("large.h5", _large_npy(bench))
+    row = Row(f"{H5_ROWS}-row read, HDF5 contiguous, per read")
+    row.cpp = bench.cpp("bench_npy", "h5rows", path, H5_ROW_CALLS)
+    with h5py.File(path, "r") as f:
+        x = f["x"]
+        offsets = _h5_read_rows(path, "x", x.shape[0])
+
+        def h5py_rows() -> None:
+            for first in offsets:
+                x[first : first + H5_ROWS]
+
+        row.numpy = bench.python(h5py_rows, per=len(offsets))
+    if bench.binding is not None:
+        with bench.binding.H5File(str(path)) as g:
+
+            def binding_rows() -> None:
+                for first in offsets:
+                    g.read("x", rows=(first, first + H5_ROWS))
+
+            row.binding = bench.python(binding_rows, per=len(offsets))
+    return [row]
+
+
 #: Every case, in table order, by the name --case selects it with.
 CASES: dict[str, Callable[[Bench], list[Row]]] = {
     "npy-read": case_npy_read,
     "npy-map": case_npy_map,
     "npy-many": case_npy_many,
     "npz-read": case_npz_read,
+    "h5-read": case_h5_read,
+    "h5-rows": case_h5_rows,
 }
 
 
@@ -392,7 +487,7 @@ def machine() -> dict[str, Any]:
 
 def markdown(rows: Sequence[Row], repeat: int, info: dict[str, Any]) -> str:
     """Format the results as a Markdown table and a line naming the machine."""
-    header = ["case", "C++", "binding", "numpy", "ratio numpy/C++"]
+    header = ["case", "C++", "binding", "numpy / h5py", "ratio numpy/C++"]
     body = [
         [
             r.case,
