@@ -65,7 +65,7 @@ struct NpzReader::Impl {
       }
       known += (known.empty() ? "'" : ", '") + detail::printable(key_of(e.name)) + "'";
     }
-    throw UsageError(file.name() + " has no member named '" + detail::printable(name) + "' (" +
+    throw NotFoundError(file.name() + " has no member named '" + detail::printable(name) + "' (" +
                      (known.empty() ? "the archive is empty" : "it has " + known) + ")");
   }
 

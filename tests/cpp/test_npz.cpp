@@ -164,7 +164,7 @@ TEST_P(NpzTest, MissingMemberNamesTheKeys) {
   ndbridge::write_npz(path("a.npz"), {{"x", ArrayView::contiguous(ints.data(), DType::of<std::int32_t>(), {3})}},
                       GetParam());
   ndbridge::NpzReader reader(path("a.npz"));
-  EXPECT_THROW(reader.read("y"), ndbridge::UsageError);
+  EXPECT_THROW(reader.read("y"), ndbridge::NotFoundError);
   const std::string message = error_of([&] { reader.read("y"); });
   EXPECT_NE(message.find("a.npz"), std::string::npos) << message;
   EXPECT_NE(message.find("'x'"), std::string::npos) << message;

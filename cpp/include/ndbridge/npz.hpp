@@ -80,9 +80,9 @@ class NpzReader {
   /// Every member with its dtype and shape, which come from each member's
   /// .npy header (for a deflated member, only the header is inflated).
   std::vector<NpzMember> members() const;
-  /// One member's description; throws UsageError if there is no such key.
+  /// One member's description; throws NotFoundError if there is no such key.
   NpzMember member(std::string_view name) const;
-  /// Reads one member by key. Throws UsageError if there is no such key.
+  /// Reads one member by key. Throws NotFoundError if there is no such key.
   Array read(std::string_view name) const;
   /// Reads every member, in archive order.
   NpzArrays read_all() const;
