@@ -215,6 +215,18 @@ Array read_elements(hid_t file_type, const detail::H5TypeInfo& info, const Shape
   return out;
 }
 
+// Throws FormatError when `shape` elements of `element_size` bytes (as the
+// file stores them) cannot all be in a file of `file_size` bytes.
+void require_in_file(const Shape& shape, std::size_t element_size, std::uint64_t file_size,
+                     const std::string& what) {
+  const std::uint64_t elements = checked_element_count(shape, std::max<std::size_t>(element_size, 1), what);
+  if (elements > file_size / std::max<std::size_t>(element_size, 1)) {
+    throw FormatError(what + " declares " + std::to_string(elements) + " elements of " +
+                      std::to_string(element_size) + " bytes, more than the file (" +
+                      std::to_string(file_size) + " bytes) can hold");
+  }
+}
+
 std::string layout_name(H5D_layout_t layout) {
   switch (layout) {
     case H5D_COMPACT: return "compact";
@@ -267,12 +279,22 @@ H5Object describe(hid_t object, const std::string& path, const std::string& file
   return out;
 }
 
+// More links than any real file holds: a damaged group structure can make
+// HDF5's walk go round for ever, growing as it goes, so the walk stops here.
+constexpr std::size_t kMaxLinks = 1'000'000;
+
 struct LinkList {
   std::vector<std::pair<std::string, H5L_type_t>> links;
+  bool too_many = false;
 };
 
 herr_t collect_link(hid_t, const char* name, const H5L_info_t* info, void* data) {
-  static_cast<LinkList*>(data)->links.emplace_back(name, info->type);
+  auto* list = static_cast<LinkList*>(data);
+  if (list->links.size() >= kMaxLinks) {
+    list->too_many = true;
+    return 1;  // stop walking
+  }
+  list->links.emplace_back(name, info->type);
   return 0;
 }
 
@@ -362,7 +384,24 @@ const OpenDataset& H5File::State::dataset(const std::string& dataset_name) {
   if (d->is_null) d->shape = {0};  // nothing to read; an empty 1-d array is closest
   const Handle dcpl = own(H5Dget_create_plist(d->dataset.get()), what + ": cannot read the layout");
   const haddr_t offset = H5Dget_offset(d->dataset.get());
-  if (d->info.dtype && !d->is_null && H5Pget_layout(dcpl.get()) == H5D_CONTIGUOUS &&
+  const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  if ((layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) && !d->is_null &&
+      H5Pget_external_count(dcpl.get()) == 0) {
+    // Unfiltered storage holds every byte in the file: a dataspace larger
+    // than the file is a lie, refused before anything is allocated for it.
+    require_in_file(d->shape, H5Tget_size(d->type.get()), raw.size_at_open(), what);
+    // The layout message records how many bytes are stored; HDF5 1.10 reads
+    // the dataspace's worth whatever it says, past its own buffer for a
+    // compact dataset. A mismatch is a damaged file: refuse it here.
+    const hsize_t stored = H5Dget_storage_size(d->dataset.get());
+    const std::uint64_t expected =
+        checked_element_count(d->shape, H5Tget_size(d->type.get()), what) * H5Tget_size(d->type.get());
+    if (!d->info.vlen_string && (layout == H5D_COMPACT || stored != 0) && stored != expected) {
+      throw FormatError(what + " stores " + std::to_string(stored) + " bytes, but its shape and " +
+                        "type need " + std::to_string(expected) + " (damaged layout)");
+    }
+  }
+  if (d->info.dtype && !d->is_null && layout == H5D_CONTIGUOUS &&
       H5Pget_nfilters(dcpl.get()) == 0 && H5Pget_external_count(dcpl.get()) == 0 &&
       offset != HADDR_UNDEF && H5Tget_size(d->type.get()) == d->info.dtype->itemsize()) {
     const std::uint64_t bytes =
@@ -415,6 +454,10 @@ std::vector<H5Object> H5File::list() const {
   LinkList links;
   check(H5Lvisit(id, H5_INDEX_NAME, H5_ITER_INC, collect_link, &links),
         name + ": cannot walk the file");
+  if (links.too_many) {
+    throw FormatError(name + ": more than " + std::to_string(kMaxLinks) +
+                      " links, which means a damaged group structure that loops");
+  }
   for (const auto& [link, type] : links.links) {
     const std::string path = "/" + link;
     if (type == H5L_TYPE_HARD) {
@@ -462,6 +505,8 @@ std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string&
     bool is_null = false;
     Shape shape = extent(space.get(), is_null, what);
     if (is_null) shape = {0};
+    // Attribute data is never compressed: it must fit in the file.
+    require_in_file(shape, H5Tget_size(type.get()), state_->raw.size_at_open(), what);
     out.emplace_back(attribute, read_elements(type.get(), info, shape,
                                               [&](hid_t mem_type, hid_t, void* buffer) {
                                                 return is_null ? herr_t{0} : H5Aread(attr.get(), mem_type, buffer);
