@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         channels = images.shape[3] if images.ndim == 4 else 1
         mean = args.mean if args.mean is not None else np.zeros(channels, np.float32)
         std = args.std if args.std is not None else np.ones(channels, np.float32)
-        labels = f["labels"] if "labels" in f else None
+        labels = f.get("labels")
         print(f"{args.dataset}: {count} images of {height}x{width}x{channels}, batch {args.batch}")
         total_sum, total_hash, label_total = 0.0, 0, 0
         for b, start in enumerate(range(0, count, args.batch)):
