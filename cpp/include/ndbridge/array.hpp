@@ -32,10 +32,15 @@ class ArrayView {
   static ArrayView contiguous(const void* data, DType dtype, Shape shape,
                               bool fortran_order = false);
 
+  /// The first element (the one at index 0, ..., 0).
   const std::byte* data() const noexcept { return data_; }
+  /// The element type.
   const DType& dtype() const noexcept { return dtype_; }
+  /// The dimensions, outermost first.
   const Shape& shape() const noexcept { return shape_; }
+  /// Bytes from one element to the next along each dimension.
   const std::vector<std::int64_t>& strides() const noexcept { return strides_; }
+  /// Number of dimensions (0 for a scalar).
   std::size_t ndim() const noexcept { return shape_.size(); }
   /// Number of elements.
   std::uint64_t size() const noexcept;
@@ -70,13 +75,18 @@ class Array {
   Array(DType dtype, Shape shape, bool fortran_order, std::shared_ptr<const void> storage,
         std::byte* data, bool writable);
 
+  /// Moves the memory (and its ownership) into the new array.
   Array(Array&&) noexcept = default;
+  /// Moves the memory (and its ownership) into this array.
   Array& operator=(Array&&) noexcept = default;
   Array(const Array&) = delete;
   Array& operator=(const Array&) = delete;
 
+  /// The element type, in the byte order the elements are stored in.
   const DType& dtype() const noexcept { return dtype_; }
+  /// The dimensions, outermost first.
   const Shape& shape() const noexcept { return shape_; }
+  /// Number of dimensions (0 for a scalar).
   std::size_t ndim() const noexcept { return shape_.size(); }
   /// True when elements are stored in column-major (Fortran) order.
   bool fortran_order() const noexcept { return fortran_order_; }

@@ -23,8 +23,8 @@ enum class Kind : char {
 
 /// Byte order of the elements as stored.
 enum class ByteOrder : char {
-  Little = '<',
-  Big = '>',
+  Little = '<',  ///< least significant byte first
+  Big = '>',     ///< most significant byte first
   NotApplicable = '|',  ///< one-byte elements and byte strings
 };
 
@@ -34,6 +34,7 @@ ByteOrder native_byte_order() noexcept;
 /// An IEEE 754 binary16 value, kept as its bit pattern. C++17 has no half
 /// type; this lets `Array::data_as<float16>()` name the element type.
 struct float16 {
+  /// The binary16 bit pattern: sign, 5 exponent bits, 10 fraction bits.
   std::uint16_t bits = 0;
 
   /// Exact conversion to float (every binary16 value is a float).
@@ -66,9 +67,11 @@ class DType {
   template <class T>
   static DType of();
 
+  /// What an element is.
   Kind kind() const noexcept { return kind_; }
   /// Size of one element in bytes (for Unicode, 4 bytes per character).
   std::size_t itemsize() const noexcept { return itemsize_; }
+  /// Byte order of the elements as stored.
   ByteOrder byte_order() const noexcept { return order_; }
   /// True when the elements can be used as C++ values on this machine
   /// without swapping bytes.
@@ -80,9 +83,11 @@ class DType {
   /// numbers, half of it for complex, 4 for Unicode, 1 when nothing swaps.
   std::size_t swap_unit() const noexcept;
 
+  /// Same kind, itemsize and byte order.
   friend bool operator==(const DType& a, const DType& b) noexcept {
     return a.kind_ == b.kind_ && a.itemsize_ == b.itemsize_ && a.order_ == b.order_;
   }
+  /// Not operator==.
   friend bool operator!=(const DType& a, const DType& b) noexcept { return !(a == b); }
 
  private:

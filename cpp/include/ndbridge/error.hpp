@@ -10,6 +10,7 @@ namespace ndbridge {
 /// stream) involved and what is wrong with it.
 class Error : public std::runtime_error {
  public:
+  /// Takes the message: what went wrong, naming the file.
   using std::runtime_error::runtime_error;
 };
 
@@ -17,6 +18,7 @@ class Error : public std::runtime_error {
 /// header that does not parse, sizes that disagree with the file, truncation.
 class FormatError : public Error {
  public:
+  /// Takes the message: what went wrong, naming the file.
   using Error::Error;
 };
 
@@ -24,6 +26,7 @@ class FormatError : public Error {
 /// such as object (pickled) or structured dtypes.
 class UnsupportedError : public Error {
  public:
+  /// Takes the message: what went wrong, naming the file.
   using Error::Error;
 };
 
@@ -47,6 +50,7 @@ class IOError : public Error {
 /// first axis, a C++ element type that does not match the array's dtype.
 class UsageError : public Error {
  public:
+  /// Takes the message: what went wrong, naming the file.
   using Error::Error;
 };
 
@@ -54,6 +58,7 @@ class UsageError : public Error {
 /// archive member.
 class NotFoundError : public Error {
  public:
+  /// Takes the message: what went wrong, naming the file.
   using Error::Error;
 };
 

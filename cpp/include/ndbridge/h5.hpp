@@ -18,10 +18,12 @@ namespace ndbridge {
 
 /// One group or dataset in an HDF5 file, as H5File::list() reports it.
 struct H5Object {
+  /// What the object is: a group, a dataset, a named (committed) datatype,
+  /// or anything else HDF5 can link to.
   enum class Kind { Group, Dataset, NamedType, Other };
 
   std::string path;        ///< absolute, e.g. "/images"
-  Kind kind = Kind::Other;
+  Kind kind = Kind::Other;  ///< group, dataset, ...
   /// Datasets: the element type, or nothing when ndbridge cannot read it.
   std::optional<DType> dtype;
   /// Datasets: whether read() can read it (variable-length strings have no
@@ -61,10 +63,13 @@ class H5File {
   /// IOError if it cannot be opened, H5Error for other HDF5 failures.
   static H5File open(const std::filesystem::path& path);
 
+  /// Takes over the open file; the moved-from object can only be destroyed.
   H5File(H5File&&) noexcept;
+  /// Closes this file and takes over the other's.
   H5File& operator=(H5File&&) noexcept;
   H5File(const H5File&) = delete;
   H5File& operator=(const H5File&) = delete;
+  /// Closes the file and every dataset kept open.
   ~H5File();
 
   /// Every group and dataset, depth first in name order, the root group first.

@@ -12,9 +12,9 @@ namespace ndbridge {
 
 /// What an .npy header says, plus where the data starts.
 struct NpyHeader {
-  DType dtype{Kind::UInt, 1, ByteOrder::NotApplicable};
-  Shape shape;
-  bool fortran_order = false;
+  DType dtype{Kind::UInt, 1, ByteOrder::NotApplicable};  ///< the header's 'descr'
+  Shape shape;                                          ///< the header's 'shape'
+  bool fortran_order = false;                           ///< the header's 'fortran_order'
   int version_major = 1;  ///< 1, 2 or 3
   int version_minor = 0;
   std::uint64_t data_offset = 0;  ///< bytes from the start of the file to the data

@@ -1,0 +1,45 @@
+// ndbridge-ls FILE [--json]: what is inside an .npy, .npz or HDF5 file, as
+// the C++ reader sees it. Prints what `ndbridge ls` (Python) prints.
+
+#include <cstdio>
+#include <string>
+
+#include "cli.hpp"
+#include "listing.hpp"
+
+namespace {
+
+const char usage[] =
+    "usage: ndbridge-ls FILE [--json]\n"
+    "\n"
+    "List the arrays, groups and attributes of an .npy, .npz or HDF5 file as the\n"
+    "ndbridge C++ reader sees them: tree, dtypes, shapes, chunks, filters and\n"
+    "attributes. With --json, print one JSON document (the same one\n"
+    "`ndbridge ls --json` prints).\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const ndbridge::tools::Cli cli{"ndbridge-ls", usage};
+  std::string file;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (auto code = cli.standard_option(arg)) return *code;
+    if (arg == "--json") {
+      json = true;
+    } else if (file.empty() && !arg.empty() && arg[0] != '-') {
+      file = arg;
+    } else {
+      return cli.usage_error("unexpected argument '" + arg + "'");
+    }
+  }
+  if (file.empty()) return cli.usage_error("FILE is required");
+  return cli.run([&] {
+    const ndbridge::tools::Json doc = ndbridge::tools::describe(file);
+    const std::string text = json ? doc.dump() : ndbridge::tools::format_listing(doc);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fputc('\n', stdout);
+    return std::fflush(stdout) == 0 ? 0 : 1;
+  });
+}
