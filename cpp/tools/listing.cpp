@@ -7,6 +7,7 @@
 #include "ndbridge/config.hpp"
 #include "ndbridge/error.hpp"
 #include "ndbridge/npy.hpp"
+#include "ndbridge/npz.hpp"
 #include "values.hpp"
 #if NDBRIDGE_WITH_HDF5
 #include "ndbridge/h5.hpp"
@@ -59,14 +60,20 @@ JsonArray npy_entries(const std::string& path) {
   return {Json(std::move(e))};
 }
 
-// The one place .npz support plugs in: when ndbridge/npz.hpp lands, map
-// each member of list_npz() as the Python tool does (name without ".npy",
-// fortran_order, filters ["deflate"] when compressed, stored_bytes the
-// compressed size) — the rest of both tools already handles the format.
-[[noreturn]] JsonArray npz_entries(const std::string& path) {
-  throw UnsupportedError(quote_path(path) +
-                         ": .npz archives are not supported by this build of ndbridge's C++ "
-                         "library yet");
+JsonArray npz_entries(const std::string& path) {
+  JsonArray out;
+  for (const NpzMember& m : list_npz(path)) {
+    JsonObject e = entry(m.name, "array");
+    set(e, "dtype", m.dtype.descr());
+    set(e, "shape", shape_json(m.shape));
+    set(e, "readable", true);
+    set(e, "fortran_order", m.fortran_order);
+    set(e, "filters", m.compressed ? JsonArray{Json("deflate")} : JsonArray{});
+    set(e, "stored_bytes", m.compressed_size);
+    set(e, "nbytes", nbytes(m.dtype, m.shape));
+    out.emplace_back(std::move(e));
+  }
+  return out;
 }
 
 #if NDBRIDGE_WITH_HDF5

@@ -12,6 +12,7 @@
 #include "ndbridge/config.hpp"
 #include "ndbridge/error.hpp"
 #include "ndbridge/npy.hpp"
+#include "ndbridge/npz.hpp"
 #include "values.hpp"
 #if NDBRIDGE_WITH_HDF5
 #include "ndbridge/h5.hpp"
@@ -78,6 +79,43 @@ Array read_npy_target(const std::string& path, const std::string& dataset,
   return ndbridge::read_npy_rows(path, start, stop);
 }
 
+Array read_npz_target(const std::string& path, std::string member, const std::optional<Rows>& rows) {
+  const ndbridge::NpzReader archive(path);
+  if (member.empty()) {
+    const auto names = archive.names();
+    if (names.size() != 1) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      throw UsageError(quote_path(path) + " holds " + std::to_string(names.size()) +
+                       " arrays; name one as FILE:NAME (" + (list.empty() ? "none" : list) + ")");
+    }
+    member = names.front();
+  }
+  Array array = archive.read(member);
+  if (!rows) return array;
+  // A member is read whole (deflate streams cannot seek), then cut,
+  // keeping its memory order.
+  const auto [start, stop] = resolve(*rows, array.shape(), quote_path(path) + ":" + member);
+  ndbridge::Shape shape = array.shape();
+  const std::uint64_t n = shape[0];
+  const std::uint64_t k = stop - start;
+  shape[0] = k;
+  Array out = Array::uninitialized(array.dtype(), shape, array.fortran_order());
+  if (out.nbytes() == 0) return out;
+  const std::uint64_t item = array.dtype().itemsize();
+  const std::uint64_t per_row = array.size() / n;  // elements in one row (n > 0 here)
+  if (!array.fortran_order() || array.ndim() == 1) {
+    std::memcpy(out.mutable_bytes(), array.bytes() + start * per_row * item,
+                static_cast<std::size_t>(out.nbytes()));
+  } else {
+    for (std::uint64_t j = 0; j < per_row; ++j) {  // one run per column
+      std::memcpy(out.mutable_bytes() + j * k * item, array.bytes() + (j * n + start) * item,
+                  static_cast<std::size_t>(k * item));
+    }
+  }
+  return out;
+}
+
 #if NDBRIDGE_WITH_HDF5
 Array read_h5_target(const std::string& path, std::string dataset, const std::optional<Rows>& rows) {
   const auto file = ndbridge::H5File::open(path);
@@ -109,11 +147,9 @@ Array read_target(const std::string& path, const std::string& dataset, const std
 #else
       throw ndbridge::UnsupportedError(quote_path(path) + ": this build of ndbridge has no HDF5 support");
 #endif
-    case Format::Npz: break;  // the .npz reader plugs in here, like read_npy_target
+    case Format::Npz: return read_npz_target(path, dataset, rows);
   }
-  throw ndbridge::UnsupportedError(quote_path(path) +
-                                   ": .npz archives are not supported by this build of ndbridge's "
-                                   "C++ library yet");
+  throw ndbridge::UnsupportedError(quote_path(path) + ": unknown format");
 }
 
 // Buffered writes to stdout; reports a failed write (a closed pipe, a full

@@ -20,6 +20,7 @@
 
 #include "ndbridge/config.hpp"
 #include "ndbridge/npy.hpp"
+#include "ndbridge/npz.hpp"
 #if NDBRIDGE_WITH_HDF5
 #include "ndbridge/h5.hpp"
 #endif
@@ -209,13 +210,24 @@ TEST_F(Tools, Errors) {
   EXPECT_EQ(ls({"--version"}).out, std::string("ndbridge-ls ") + NDBRIDGE_VERSION_STRING + "\n");
 }
 
-// .npz is detected but not read until the C++ library has an .npz reader.
-TEST_F(Tools, NpzIsDetectedButNotYetSupported) {
-  for (auto* tool : {NDBRIDGE_LS, NDBRIDGE_CAT}) {
-    const Result r = run(tool, {path("empty.npz")}, true);
-    EXPECT_EQ(r.code, 1);
-    EXPECT_NE(r.out.find(".npz archives are not supported"), std::string::npos) << r.out;
-  }
+TEST_F(Tools, Npz) {
+  const std::vector<std::int32_t> values = {1, 2, 3, 4, 5, 6};
+  ndbridge::write_npz(path("pair.npz"),
+                      {{"m", ndbridge::ArrayView::contiguous(values.data(), ndbridge::DType::of<std::int32_t>(), {3, 2}, true)},
+                       {"v", ndbridge::ArrayView::contiguous(values.data(), ndbridge::DType::of<std::int32_t>(), {6})}},
+                      ndbridge::NpzCompression::Deflated);
+  const Result listing = ls({path("pair.npz"), "--json"});
+  ASSERT_EQ(listing.code, 0) << listing.out;
+  EXPECT_NE(listing.out.find("\"name\": \"m\""), std::string::npos) << listing.out;
+  EXPECT_NE(listing.out.find("\"deflate\""), std::string::npos) << listing.out;
+  EXPECT_EQ(cat({path("pair.npz") + ":v", "--rows", "4:6"}).out, "5\n6\n");
+  // Fortran-ordered (3, 2): rows 1..3 of [[1, 4], [2, 5], [3, 6]].
+  EXPECT_EQ(cat({path("pair.npz") + ":m", "--rows", "1:3"}).out, "2 5\n3 6\n");
+  const Result ambiguous = run(NDBRIDGE_CAT, {path("pair.npz")}, true);
+  EXPECT_EQ(ambiguous.code, 1);
+  EXPECT_NE(ambiguous.out.find("name one as FILE:NAME"), std::string::npos) << ambiguous.out;
+  const Result empty = ls({path("empty.npz")});
+  EXPECT_EQ(empty.code, 0) << empty.out;
 }
 
 #if NDBRIDGE_WITH_HDF5
