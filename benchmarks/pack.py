@@ -124,10 +124,11 @@ def main() -> None:
             folder = work / f"jpegs-{count}"
             print(f"[bench] generating {count} images in {folder}", file=sys.stderr)
             make_images(folder, count, args.size)
-            for workers in (1, 2):
-                if count == small and workers == 1:
+            runs = [("h5", 1), ("h5", 2)] + [(fmt, 2) for fmt in ("npy", "npz")]
+            for fmt, workers in runs:
+                if count == small and (workers == 1 or fmt != "h5"):
                     continue
-                out = work / f"packed-{count}-{workers}.h5"
+                out = work / f"packed-{count}-{workers}.{fmt}"
                 cmd = [
                     sys.executable,
                     "-m",
@@ -147,13 +148,14 @@ def main() -> None:
                 summary = json.loads(out_text)
                 rows.append(
                     (
-                        f"ndbridge pack, {workers} worker{'s' * (workers > 1)}",
+                        f"ndbridge pack to .{fmt}, {workers} worker{'s' * (workers > 1)}",
                         count,
                         summary["images"] / seconds,
                         peak,
                     )
                 )
                 out.unlink()
+                out.with_name(out.stem + ".meta.npz").unlink(missing_ok=True)
             if not args.skip_naive:
                 out = work / f"naive-{count}.h5"
                 print(f"[bench] naive script on {count} images", file=sys.stderr)

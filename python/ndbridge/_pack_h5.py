@@ -172,9 +172,16 @@ class H5Sink:
                 images = f["images"] if "images" in f else self._create_images(good[0].array)
                 n = images.shape[0]
                 images.resize(n + len(good), axis=0)
+                origin = (0,) * (images.ndim - 1)
                 if all(s.chunk is not None for s in good):
+                    # gzip: chunks the workers compressed, stored as they are.
                     for i, s in enumerate(good):
-                        images.id.write_direct_chunk((n + i,) + (0,) * (images.ndim - 1), s.chunk)
+                        images.id.write_direct_chunk((n + i, *origin), s.chunk)
+                elif self.compression == "none":
+                    # One sample is one chunk: its bytes go straight to the
+                    # file, with no stacking copy and no selection machinery.
+                    for i, s in enumerate(good):
+                        images.id.write_direct_chunk((n + i, *origin), s.array)
                 else:
                     images[n:] = np.stack([s.array for s in good])
             else:

@@ -33,6 +33,18 @@ from ._npy_stream import file_pieces, npy_header, write_member
 FORMAT = "ndbridge-pack/1"
 
 
+def _pwrite_all(fd: int, pieces: list[memoryview], offset: int) -> None:
+    # pwritev may stop short (signals, huge totals): go on from where it did.
+    while pieces:
+        done = os.pwritev(fd, pieces, offset)
+        offset += done
+        while pieces and done >= len(pieces[0]):
+            done -= len(pieces[0])
+            pieces = pieces[1:]
+        if pieces and done:
+            pieces = [pieces[0][done:], *pieces[1:]]
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -178,7 +190,8 @@ class NpySink:
                 self._images.truncate(len(header) + self.capacity * first.nbytes)
             size = self._sample_bytes()
             offset = self.state["header_bytes"] + self.count * size
-            os.pwrite(self._images.fileno(), b"".join(s.array.tobytes() for s in good), offset)
+            pieces = [memoryview(s.array).cast("B") for s in good]
+            _pwrite_all(self._images.fileno(), pieces, offset)
             self._labels.write(np.array([s.label for s in good], dtype="<i8").tobytes())
             width = self.state["path_width"]
             self._paths.write(np.array([s.relpath for s in good], dtype=f"<U{width}").tobytes())
