@@ -7,9 +7,9 @@ Run from the repository root with the package installed::
 It generates JPEGs (smooth gradients plus noise, quality 90), then packs them
 with 1 and 2 workers and runs the script from the blog post this project grew
 from (read every image into a list, ``np.asarray``, save), each in a fresh
-process, sampling the resident memory of the process and all its children
-every 20 ms. A second, smaller run shows whether peak memory depends on the
-number of images. Prints a Markdown table and the machine.
+process, sampling the memory of the process and all its children every
+20 ms (PSS: shared pages counted once). A second, smaller run shows whether
+peak memory depends on the number of images. Prints a Markdown table and the machine.
 """
 
 from __future__ import annotations
@@ -65,15 +65,20 @@ def _make_one(folder: Path, i: int, size: int) -> None:
     Image.fromarray(pixels).save(folder / f"class{i % 10}" / f"{i:07d}.jpg", quality=90)
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
+def _tree_pss(pid: int) -> int:
+    """Proportional set size of ``pid`` and all its descendants, in bytes.
+
+    PSS divides each shared page between the processes mapping it, so pages
+    shared by the packer and its workers (libraries, the scratch file that
+    carries decoded pixels) count once, not once per process as RSS would.
+    """
     total = 0
     stack = [pid]
     while stack:
         p = stack.pop()
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
                     total += int(line.split()[1]) * 1024
             for task in Path(f"/proc/{p}/task").iterdir():
                 children = (task / "children").read_text().split()
@@ -84,7 +89,7 @@ def _tree_rss(pid: int) -> int:
 
 
 def measure(cmd: list[str]) -> tuple[float, int, str]:
-    """Run ``cmd``; return (seconds, peak resident bytes of its process tree, stdout)."""
+    """Run ``cmd``; return (seconds, peak PSS bytes of its process tree, stdout)."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
@@ -93,7 +98,7 @@ def measure(cmd: list[str]) -> tuple[float, int, str]:
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
-            peak = max(peak, _tree_rss(proc.pid))
+            peak = max(peak, _tree_pss(proc.pid))
             time.sleep(0.02)
 
     sampler = threading.Thread(target=sample)
@@ -176,7 +181,8 @@ def main() -> None:
             break
     print(
         f"\n{args.size}x{args.size} RGB JPEGs, quality 90, 10 class folders; uncompressed output; "
-        f"peak memory = resident memory of the process and its children, sampled every 20 ms."
+        f"peak memory = proportional set size (PSS) of the process and all its children, "
+        "sampled every 20 ms."
     )
     print(
         f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}, "

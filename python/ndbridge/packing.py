@@ -318,7 +318,7 @@ def _run_parallel(
         # Import the decoders once, in the fork server, rather than in every
         # worker: each worker then starts in milliseconds.
         context.set_forkserver_preload(
-            ["ndbridge._decode", "imageio.v3", "imageio.plugins.pillow", "PIL.Image"]
+            ["ndbridge._decode", "PIL.Image", "PIL.JpegImagePlugin", "PIL.PngImagePlugin"]
         )
         free = collections.deque(range(window))
         pending: collections.deque[tuple[concurrent.futures.Future[list[Sample]], int]]

@@ -21,6 +21,8 @@ class Source {
   virtual std::optional<std::uint64_t> size() = 0;
   /// How messages name the data: "'x.npy'", "'a.npz' member 'x.npy'".
   virtual const std::string& name() const = 0;
+  /// Whether read_at() may be called from several threads at once.
+  virtual bool concurrent_reads() const { return false; }
 };
 
 /// A whole open file.
@@ -32,6 +34,7 @@ class FileSource final : public Source {
   }
   std::optional<std::uint64_t> size() override { return size_; }
   const std::string& name() const override { return file_.name(); }
+  bool concurrent_reads() const override { return true; }  // pread keeps no file position
 
  private:
   const File& file_;
