@@ -345,7 +345,7 @@ Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
     if (out.nbytes() == 0) return out;
     const std::uint64_t row_bytes = d.shape.empty() ? 0 : out.nbytes() / (stop - start);
     const std::uint64_t offset = *d.raw_offset + start * row_bytes;
-    const std::size_t got = raw.read_at(out.mutable_bytes(), static_cast<std::size_t>(out.nbytes()), offset);
+    const std::size_t got = raw.read_at_parallel(out.mutable_bytes(), static_cast<std::size_t>(out.nbytes()), offset);
     if (got != out.nbytes()) {
       throw FormatError(what + ": the file ends inside the dataset's data (truncated file)");
     }

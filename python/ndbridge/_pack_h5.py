@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,8 @@ from ._decode import Sample
 from ._errors import UsageError
 
 FORMAT = "ndbridge-pack/1"
+#: Seconds between checkpoints of the partial file.
+CHECKPOINT_SECONDS = 1.0
 _STR = h5py.string_dtype()
 _ENCODED_CHUNK = 1 << 20
 
@@ -69,9 +72,12 @@ class H5Sink:
         self.compression = options["compression"]
         self.gzip_level = options.get("gzip_level", 4)
         self.store = options["store"]
+        self._checkpointed = time.monotonic()
+        self._adding = False
         if resume and self.partial.exists():
             self.file = self._reopen(meta, classes)
             self.resumed = True
+            self._rewind()
         else:
             self.file = h5py.File(self.partial, "w", libver="earliest")
             self.resumed = False
@@ -81,6 +87,8 @@ class H5Sink:
             self.file.attrs["store"] = self.store
             self.file.attrs["options"] = json.dumps(options, sort_keys=True)
             self.file.attrs["ndbridge_consumed"] = 0
+            self.file.attrs["ndbridge_written"] = 0
+            self.file.attrs["ndbridge_skipped"] = 0
             _appendable(self.file, "paths", _STR)
             skipped = self.file.create_group("skipped")
             _appendable(skipped, "paths", _STR, chunk_rows=256)
@@ -166,6 +174,7 @@ class H5Sink:
 
     def add(self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int) -> None:
         """Append a batch, then record that ``consumed`` source files are done."""
+        self._adding = True
         f = self.file
         if good:
             if self.store == "decoded":
@@ -197,14 +206,41 @@ class H5Sink:
         if skipped:
             _append(f["skipped/paths"], [p for p, _ in skipped])
             _append(f["skipped/reasons"], [r for _, r in skipped])
-        f.attrs["ndbridge_consumed"] = consumed
-        f.flush()
         self.consumed = consumed
+        self._adding = False
+        # A checkpoint (what --resume trusts) at most once a second: flushing
+        # HDF5's metadata after every batch costs the packer real time.
+        if time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        f = self.file
+        f.attrs["ndbridge_consumed"] = self.consumed
+        f.attrs["ndbridge_written"] = self.count
+        f.attrs["ndbridge_skipped"] = self.skipped_count
+        f.flush()
+        self._checkpointed = time.monotonic()
+
+    def _rewind(self) -> None:
+        """Drop rows written after the last checkpoint (an interrupted batch)."""
+        f = self.file
+        written = int(f.attrs.get("ndbridge_written", f["paths"].shape[0]))
+        skipped = int(f.attrs.get("ndbridge_skipped", f["skipped/paths"].shape[0]))
+        for name in ("images", "paths", "labels", "shapes"):
+            if name in f and f[name].shape[0] > written:
+                f[name].resize(written, axis=0)
+        if "offsets" in f:
+            f["offsets"].resize(written + 1, axis=0)
+            f["encoded"].resize(int(f["offsets"][written]), axis=0)
+        for name in ("skipped/paths", "skipped/reasons"):
+            if f[name].shape[0] > skipped:
+                f[name].resize(skipped, axis=0)
 
     def finish(self) -> Path:
         """Mark the file complete, flush it to disk and rename it to its final name."""
         self.file.attrs["count"] = self.count
-        del self.file.attrs["ndbridge_consumed"]
+        for key in ("ndbridge_consumed", "ndbridge_written", "ndbridge_skipped"):
+            del self.file.attrs[key]
         self.file.close()
         fd = os.open(self.partial, os.O_RDONLY)
         try:
@@ -215,8 +251,10 @@ class H5Sink:
         return self.out
 
     def close(self) -> None:
-        """Close without finishing: the partial file stays for --resume."""
+        """Close without finishing: the partial file, checkpointed, stays for --resume."""
         if self.file.id.valid:
+            if not self._adding:  # a batch cut short is left to the last checkpoint
+                self._checkpoint()
             self.file.close()
 
     def discard(self) -> None:

@@ -446,3 +446,36 @@ def test_npy_npz_resume(
     assert packed["labels"].tolist() == [0] * 7 + [1] * 5 + [2] * 3
     assert packed["paths"][0] == "cat/0000.png" and len(packed["paths"]) == 15
     assert not list(tmp_path.glob("*.partial*"))
+
+
+def test_resume_after_a_batch_cut_short_drops_its_rows(
+    tree: tuple[Path, list[np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ndbridge import _pack_h5
+    from ndbridge import packing as pack_module
+
+    src, pixels = tree
+    monkeypatch.setattr(pack_module, "BATCH_BYTES", 3 * 24 * 32 * 3)
+    monkeypatch.setattr(_pack_h5, "CHECKPOINT_SECONDS", 0.0)  # checkpoint every batch
+    original = _pack_h5._append
+    calls = {"labels": 0}
+
+    def append_then_die(dataset: object, values: object) -> None:
+        if getattr(dataset, "name", "") == "/labels":
+            calls["labels"] += 1
+            if calls["labels"] == 3:  # images and paths of this batch are already in
+                raise KeyboardInterrupt
+        original(dataset, values)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_pack_h5, "_append", append_then_die)
+    out = tmp_path / "o.h5"
+    with pytest.raises(KeyboardInterrupt):
+        ndbridge.pack(src, out, labels="dirs", workers=1)
+    with h5py.File(tmp_path / "o.h5.partial", "r") as f:
+        assert f["paths"].shape[0] > f.attrs["ndbridge_written"]  # the cut batch's rows
+    monkeypatch.setattr(_pack_h5, "_append", original)
+    summary = ndbridge.pack(src, out, labels="dirs", workers=2, resume=True)
+    assert summary.images == 15
+    np.testing.assert_array_equal(read(out, "images"), np.stack(pixels))
+    assert read(out, "labels").tolist() == [0] * 7 + [1] * 5 + [2] * 3
+    assert len(read(out, "paths")) == 15

@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <exception>
-#include <thread>
 #include <vector>
 
 #include "detail/gather.hpp"
@@ -28,45 +26,10 @@ constexpr std::size_t kGatherBuffer = std::size_t{16} << 20;
                     " are there");
 }
 
-// Above this size a read is split between threads: copying from the page
-// cache and faulting in fresh pages are each bound by one core's speed, and
-// more cores go faster, which is how a full read beats numpy.load.
-constexpr std::size_t kParallelRead = std::size_t{64} << 20;
-constexpr unsigned kMaxReadThreads = 4;
-
 void read_exact(Source& src, std::byte* out, std::size_t n, std::uint64_t offset,
                 const NpyHeader& h) {
-  const unsigned threads = std::min(kMaxReadThreads, std::thread::hardware_concurrency());
-  if (n < kParallelRead || threads < 2 || !src.concurrent_reads()) {
-    const std::size_t got = src.read_at(out, n, offset);
-    if (got != n) throw_truncated(src.name(), h, offset + got - h.data_offset);
-    return;
-  }
-  // Pieces on 2 MiB boundaries, matching the huge pages the buffer asks for.
-  const std::size_t piece = ((n / threads) + (std::size_t{2} << 20) - 1) & ~((std::size_t{2} << 20) - 1);
-  std::vector<std::size_t> got(threads, 0);
-  std::vector<std::exception_ptr> failed(threads);
-  std::vector<std::thread> workers;
-  for (unsigned t = 0; t < threads; ++t) {
-    const std::size_t begin = std::min(n, t * piece);
-    const std::size_t length = std::min(n, begin + piece) - begin;
-    workers.emplace_back([&, t, begin, length] {
-      try {
-        got[t] = src.read_at(out + begin, length, offset + begin);
-      } catch (...) {
-        failed[t] = std::current_exception();
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
-  for (const auto& f : failed) {
-    if (f) std::rethrow_exception(f);
-  }
-  for (unsigned t = 0; t < threads; ++t) {
-    const std::size_t begin = std::min(n, t * piece);
-    const std::size_t length = std::min(n, begin + piece) - begin;
-    if (got[t] != length) throw_truncated(src.name(), h, offset + begin + got[t] - h.data_offset);
-  }
+  const std::size_t got = src.read_at(out, n, offset);
+  if (got != n) throw_truncated(src.name(), h, offset + got - h.data_offset);
 }
 
 // Fills `out` from the data bytes [offset, offset + n) relative to the data

@@ -21,8 +21,6 @@ class Source {
   virtual std::optional<std::uint64_t> size() = 0;
   /// How messages name the data: "'x.npy'", "'a.npz' member 'x.npy'".
   virtual const std::string& name() const = 0;
-  /// Whether read_at() may be called from several threads at once.
-  virtual bool concurrent_reads() const { return false; }
 };
 
 /// A whole open file.
@@ -30,11 +28,10 @@ class FileSource final : public Source {
  public:
   explicit FileSource(const File& file) : file_(file), size_(file.size_at_open()) {}
   std::size_t read_at(void* buffer, std::size_t n, std::uint64_t offset) override {
-    return file_.read_at(buffer, n, offset);
+    return file_.read_at_parallel(buffer, n, offset);
   }
   std::optional<std::uint64_t> size() override { return size_; }
   const std::string& name() const override { return file_.name(); }
-  bool concurrent_reads() const override { return true; }  // pread keeps no file position
 
  private:
   const File& file_;
