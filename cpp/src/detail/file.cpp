@@ -86,8 +86,10 @@ std::size_t File::read_at_parallel(void* buffer, std::size_t n, std::uint64_t of
   constexpr std::size_t kParallelRead = std::size_t{64} << 20;
   constexpr unsigned kMaxThreads = 4;
   constexpr std::size_t kHugePage = std::size_t{2} << 20;
-  const unsigned threads = std::min(kMaxThreads, std::thread::hardware_concurrency());
-  if (n < kParallelRead || threads < 2) return read_at(buffer, n, offset);
+  if (n < kParallelRead) return read_at(buffer, n, offset);
+  // hardware_concurrency() reads sysfs on every call: ask once.
+  static const unsigned threads = std::min(kMaxThreads, std::thread::hardware_concurrency());
+  if (threads < 2) return read_at(buffer, n, offset);
   // Pieces on 2 MiB boundaries, matching the huge pages big buffers ask for.
   const std::size_t piece = (n / threads + kHugePage - 1) & ~(kHugePage - 1);
   auto* out = static_cast<char*>(buffer);
