@@ -106,6 +106,28 @@ py::dict read_attributes(H5File& file, const std::string& object) {
   return out;
 }
 
+// rows=(start, stop): two non-negative integers (not bools), as cpp.py's
+// _row_range accepts them.
+std::pair<std::uint64_t, std::uint64_t> row_range(const py::object& rows) {
+  const auto bad = [&rows]() -> UsageError {
+    return UsageError("rows must be a (start, stop) pair of non-negative integers, not " +
+                      py::repr(rows).cast<std::string>());
+  };
+  if (!py::isinstance<py::sequence>(rows) || py::isinstance<py::str>(rows) || py::len(rows) != 2) {
+    throw bad();
+  }
+  const py::sequence pair = rows.cast<py::sequence>();
+  std::uint64_t out[2];
+  for (std::size_t k = 0; k < 2; ++k) {
+    const py::object v = pair[k];
+    if (py::isinstance<py::bool_>(v) || !py::hasattr(v, "__index__")) throw bad();
+    const auto value = v.attr("__index__")().cast<long long>();
+    if (value < 0) throw bad();
+    out[k] = static_cast<std::uint64_t>(value);
+  }
+  return {out[0], out[1]};
+}
+
 H5File open_file(const std::filesystem::path& path) {
   py::gil_scoped_release release;
   return H5File::open(path);
@@ -121,8 +143,17 @@ void register_h5(py::module_& m) {
            }),
            py::arg("path"))
       .def("list", [](OpenH5& f) { return list_objects(f.file()); })
-      .def("read", [](OpenH5& f, const std::string& d) { return read_dataset(f.file(), d); },
-           py::arg("dataset"))
+      // Row ranges are parsed here rather than in Python: small row reads
+      // are a hot path, and every Python frame costs a microsecond.
+      .def(
+          "read",
+          [](OpenH5& f, const std::string& d, const py::object& rows) {
+            if (rows.is_none()) return read_dataset(f.file(), d);
+            const auto [start, stop] = row_range(rows);
+            return read_dataset_rows(f.file(), d, start, stop);
+          },
+          py::arg("dataset"), py::kw_only(), py::arg("rows") = py::none(),
+          "A whole dataset, or rows (start, stop) of it, as read_h5 reads them.")
       .def("read_rows",
            [](OpenH5& f, const std::string& d, std::uint64_t start, std::uint64_t stop) {
              return read_dataset_rows(f.file(), d, start, stop);

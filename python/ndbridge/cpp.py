@@ -203,36 +203,24 @@ def read_h5_attrs(path: PathLike, obj: str = "/") -> dict[str, Any]:
     return _attribute_values(_core.read_h5_attrs(path, obj))
 
 
-class H5File:
+class H5File(_core.H5File):
     """An HDF5 file kept open for repeated reads through the C++ library.
 
     Datasets stay open between calls, with HDF5's chunk cache, so reading
     many small row ranges costs far less than ``read_h5`` opening the file
-    each time. Use as a context manager, or call ``close()``.
+    each time. ``read(dataset, *, rows=None)`` reads a whole dataset or rows
+    ``(start, stop)`` of it, as ``read_h5`` does (it is the C++ method
+    itself: no Python in between). Use as a context manager, or call
+    ``close()``.
     """
 
     def __init__(self, path: PathLike) -> None:
-        self._file = _core.H5File(path)
+        super().__init__(path)
         self.path = path
-
-    def list(self) -> list[dict[str, Any]]:
-        """Every group and dataset, as ``list_h5`` describes them."""
-        return self._file.list()
-
-    def read(self, dataset: str, *, rows: tuple[int, int] | None = None) -> np.ndarray:
-        """A whole dataset, or rows ``(start, stop)`` of it, as ``read_h5`` reads them."""
-        if rows is None:
-            return self._file.read(dataset)
-        start, stop = _row_range(rows)
-        return self._file.read_rows(dataset, start, stop)
 
     def attrs(self, obj: str = "/") -> dict[str, Any]:
         """The attributes of a group or dataset, as ``read_h5_attrs`` gives them."""
-        return _attribute_values(self._file.attributes(obj))
-
-    def close(self) -> None:
-        """Close the file; later calls raise UsageError."""
-        self._file.close()
+        return _attribute_values(self.attributes(obj))
 
     def __enter__(self) -> H5File:
         return self

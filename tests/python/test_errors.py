@@ -82,3 +82,23 @@ def test_errno_picks_the_builtin_subclass(code: int, builtin: type[OSError]) -> 
     assert isinstance(exc, builtin)
     assert isinstance(exc, ndbridge.FileError)
     assert exc.errno == code
+
+
+@pytest.mark.parametrize("rows", [(3, 2), (0, 11), (-1, 2), (0.5, 2), "ab", (1, 2, 3), (True, 2)])
+def test_bad_row_ranges_on_an_open_h5_file_are_usage_errors(tmp_path: Path, rows: object) -> None:
+    path = tmp_path / "ten.h5"
+    cpp.write_h5(path, "x", np.arange(10))
+    with cpp.H5File(path) as f, pytest.raises(ndbridge.UsageError):
+        f.read("x", rows=rows)  # type: ignore[arg-type]
+
+
+def test_open_h5_file_reads_lists_and_closes(tmp_path: Path) -> None:
+    path = tmp_path / "ten.h5"
+    cpp.write_h5(path, "x", np.arange(10), attrs={"unit": "m"})
+    f = cpp.H5File(path)
+    assert f.read("x", rows=(np.int64(2), 4)).tolist() == [2, 3]
+    assert [o["path"] for o in f.list()] == ["/", "/x"]
+    assert f.attrs("x") == {"unit": "m"}
+    f.close()
+    with pytest.raises(ndbridge.UsageError, match="closed"):
+        f.read("x")
