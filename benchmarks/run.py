@@ -339,30 +339,41 @@ def case_h5_read(bench: Bench) -> list[Row]:
 
 
 def case_h5_rows(bench: Bench) -> list[Row]:
-    """100-row reads from an open file: the binding's H5File against h5py slicing."""
+    """100-row reads from an open file: the binding's H5File against h5py slicing,
+    on the large dataset (1.6 MB per read: memory-bound) and on a narrow one
+    (25.6 KB per read: per-call overhead dominates)."""
     import h5py
 
-    path = bench.h5_file("large.h5", _large_npy(bench))
-    row = Row(f"{H5_ROWS}-row read, HDF5 contiguous, per read")
-    row.cpp = bench.cpp("bench_npy", "h5rows", path, H5_ROW_CALLS)
-    with h5py.File(path, "r") as f:
-        x = f["x"]
-        offsets = _h5_read_rows(path, "x", x.shape[0])
+    out = []
+    narrow = bench.npy_file("narrow.npy", (100_000, 64))
+    for path, what in (
+        (bench.h5_file("large.h5", _large_npy(bench)), "wide rows"),
+        (bench.h5_file("narrow.h5", narrow), "64 float32 columns"),
+    ):
+        with h5py.File(path, "r") as f:
+            x = f["x"]
+            offsets = _h5_read_rows(path, "x", x.shape[0])
+            row = Row(
+                f"{H5_ROWS}-row read, HDF5 contiguous, {what} "
+                f"({H5_ROWS * x[0].nbytes / 1e6:.3g} MB), per read"
+            )
+            row.cpp = bench.cpp("bench_npy", "h5rows", path, H5_ROW_CALLS)
 
-        def h5py_rows() -> None:
-            for first in offsets:
-                x[first : first + H5_ROWS]
-
-        row.numpy = bench.python(h5py_rows, per=len(offsets))
-    if bench.binding is not None:
-        with bench.binding.H5File(str(path)) as g:
-
-            def binding_rows() -> None:
+            def h5py_rows(x: h5py.Dataset = x, offsets: list[int] = offsets) -> None:
                 for first in offsets:
-                    g.read("x", rows=(first, first + H5_ROWS))
+                    x[first : first + H5_ROWS]
 
-            row.binding = bench.python(binding_rows, per=len(offsets))
-    return [row]
+            row.numpy = bench.python(h5py_rows, per=len(offsets))
+        if bench.binding is not None:
+            with bench.binding.H5File(str(path)) as g:
+
+                def binding_rows(g: Any = g, offsets: list[int] = offsets) -> None:
+                    for first in offsets:
+                        g.read("x", rows=(first, first + H5_ROWS))
+
+                row.binding = bench.python(binding_rows, per=len(offsets))
+        out.append(row)
+    return out
 
 
 #: Every case, in table order, by the name --case selects it with.
