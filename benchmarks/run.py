@@ -213,17 +213,27 @@ class Bench:
         handles). The last result of a sample is freed after the clock stops,
         as bench_npy does.
         """
-        samples = []
+        return self.python_interleaved([fn], calls, per)[0]
+
+    def python_interleaved(
+        self, fns: Sequence[Callable[[], object]], calls: int = 1, per: int = 1
+    ) -> list[Timing]:
+        """Time several callables that do the same work, as `python` does,
+        taking their samples in turn (a, b, a, b, ...): on a shared machine a
+        burst of load then lands on both sides of a comparison, not on one."""
+        samples: list[list[float]] = [[] for _ in fns]
         with _gc_paused():
-            fn()
+            for fn in fns:
+                fn()
             for _ in range(self.repeat):
-                start = time.perf_counter()
-                for _ in range(calls):
-                    result = fn()
-                elapsed = time.perf_counter() - start
-                del result
-                samples.append(elapsed / calls / per)
-        return Timing.of(samples)
+                for fn, out in zip(fns, samples):
+                    start = time.perf_counter()
+                    for _ in range(calls):
+                        result = fn()
+                    elapsed = time.perf_counter() - start
+                    del result
+                    out.append(elapsed / calls / per)
+        return [Timing.of(s) for s in samples]
 
 
 def _large_npy(bench: Bench) -> Path:
@@ -363,15 +373,18 @@ def case_h5_rows(bench: Bench) -> list[Row]:
                 for first in offsets:
                     x[first : first + H5_ROWS]
 
-            row.numpy = bench.python(h5py_rows, per=len(offsets))
-        if bench.binding is not None:
-            with bench.binding.H5File(str(path)) as g:
+            if bench.binding is None:
+                row.numpy = bench.python(h5py_rows, per=len(offsets))
+            else:
+                with bench.binding.H5File(str(path)) as g:
 
-                def binding_rows(g: Any = g, offsets: list[int] = offsets) -> None:
-                    for first in offsets:
-                        g.read("x", rows=(first, first + H5_ROWS))
+                    def binding_rows(g: Any = g, offsets: list[int] = offsets) -> None:
+                        for first in offsets:
+                            g.read("x", rows=(first, first + H5_ROWS))
 
-                row.binding = bench.python(binding_rows, per=len(offsets))
+                    row.numpy, row.binding = bench.python_interleaved(
+                        [h5py_rows, binding_rows], per=len(offsets)
+                    )
         out.append(row)
     return out
 

@@ -107,12 +107,25 @@ py::dict read_attributes(H5File& file, const std::string& object) {
 }
 
 // rows=(start, stop): two non-negative integers (not bools), as cpp.py's
-// _row_range accepts them.
+// _row_range accepts them. A tuple of two ints, the common spelling, is read
+// with the C API directly: the generic path below costs about a microsecond,
+// which a 100-row read of narrow data notices.
 std::pair<std::uint64_t, std::uint64_t> row_range(const py::object& rows) {
   const auto bad = [&rows]() -> UsageError {
     return UsageError("rows must be a (start, stop) pair of non-negative integers, not " +
                       py::repr(rows).cast<std::string>());
   };
+  PyObject* r = rows.ptr();
+  if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 2 && PyLong_CheckExact(PyTuple_GET_ITEM(r, 0)) &&
+      PyLong_CheckExact(PyTuple_GET_ITEM(r, 1))) {
+    const unsigned long long start = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 0));
+    const unsigned long long stop = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 1));
+    if (PyErr_Occurred()) {  // negative, or past 64 bits
+      PyErr_Clear();
+      throw bad();
+    }
+    return {start, stop};
+  }
   if (!py::isinstance<py::sequence>(rows) || py::isinstance<py::str>(rows) || py::len(rows) != 2) {
     throw bad();
   }

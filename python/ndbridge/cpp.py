@@ -34,13 +34,17 @@ __all__ = [
 
 
 def _row_range(rows: tuple[int, int]) -> tuple[int, int]:
+    # The same rule, and message, as the C++ binding's H5File.read applies.
+    bad = UsageError(f"rows must be a (start, stop) pair of non-negative integers, not {rows!r}")
     try:
         start, stop = rows
     except (TypeError, ValueError):
-        raise UsageError(f"rows must be a (start, stop) pair, not {rows!r}") from None
+        raise bad from None
     for value in (start, stop):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-            raise UsageError(f"rows must be non-negative integers, not {rows!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise bad
+        if not 0 <= value < 2**64:
+            raise bad
     return int(start), int(stop)
 
 

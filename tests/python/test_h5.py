@@ -632,12 +632,26 @@ def test_rows_outside_the_first_axis(tmp_path: Path, rows: tuple[int, int]) -> N
         cpp.read_h5(path, "x", rows=rows)
 
 
-@pytest.mark.parametrize("rows", [(-1, 2), (1.0, 2), (True, 2), (1, 2, 3), "ab"])
+@pytest.mark.parametrize(
+    "rows", [(-1, 2), (1, -2), (1.0, 2), (True, 2), (1, 2, 3), "ab", (2**70, 2**70 + 1), [-1, 2]]
+)
 def test_rows_malformed(tmp_path: Path, rows: Any) -> None:
     path = tmp_path / "rows.h5"
     cpp.write_h5(path, "x", np.arange(10.0))
     with pytest.raises(ndbridge.UsageError):
         cpp.read_h5(path, "x", rows=rows)
+    # H5File.read parses rows in C++, with a fast path for a tuple of ints.
+    with cpp.H5File(path) as f, pytest.raises(ndbridge.UsageError, match="rows must be"):
+        f.read("x", rows=rows)
+
+
+@pytest.mark.parametrize("rows", [(2, 5), [2, 5], (np.int64(2), np.uint8(5)), range(2, 6, 3)])
+def test_rows_spellings(tmp_path: Path, rows: Any) -> None:
+    path = tmp_path / "rows.h5"
+    cpp.write_h5(path, "x", np.arange(10.0))
+    with cpp.H5File(path) as f:
+        assert_same(f.read("x", rows=rows), np.arange(2.0, 5.0))
+    assert_same(cpp.read_h5(path, "x", rows=rows), np.arange(2.0, 5.0))
 
 
 def test_rows_of_a_scalar(tmp_path: Path) -> None:
