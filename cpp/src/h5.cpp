@@ -279,6 +279,37 @@ H5Object describe(hid_t object, const std::string& path, const std::string& file
   return out;
 }
 
+// One object of the walk. An object libhdf5 cannot open (a newer format
+// version than it knows, a damaged header) is listed as unreadable, with
+// HDF5's reason as its type, rather than failing the whole listing: `ls` on
+// an unknown file should show all that can be shown.
+H5Object describe_or_flag(hid_t file, const std::string& path, const std::string& file_name) {
+  try {
+    const Handle object = own(H5Oopen(file, path.c_str(), H5P_DEFAULT),
+                              file_name + ": cannot open " + object_name(path));
+    return describe(object.get(), path, file_name);
+  } catch (const H5Error& e) {
+    H5Object out;
+    out.path = path;
+    out.kind = H5Object::Kind::Other;
+    H5O_info_t info;
+#if H5_VERSION_GE(1, 12, 0)
+    const herr_t known = H5Oget_info_by_name3(file, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+#else
+    const herr_t known = H5Oget_info_by_name2(file, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT);
+#endif
+    if (known >= 0 && info.type == H5O_TYPE_DATASET) out.kind = H5Object::Kind::Dataset;
+    if (known >= 0 && info.type == H5O_TYPE_GROUP) out.kind = H5Object::Kind::Group;
+    H5Eclear2(H5E_DEFAULT);
+    // what() is "<file>: cannot open '<path>': <reason>"; the entry names
+    // the file and the object already.
+    const std::string message = e.what();
+    const std::string prefix = file_name + ": cannot open " + object_name(path) + ": ";
+    out.error = message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+    return out;
+  }
+}
+
 // More links than any real file holds: a damaged group structure can make
 // HDF5's walk go round for ever, growing as it goes, so the walk stops here.
 constexpr std::size_t kMaxLinks = 1'000'000;
@@ -461,9 +492,7 @@ std::vector<H5Object> H5File::list() const {
   for (const auto& [link, type] : links.links) {
     const std::string path = "/" + link;
     if (type == H5L_TYPE_HARD) {
-      const Handle object = own(H5Oopen(id, path.c_str(), H5P_DEFAULT),
-                                name + ": cannot open " + object_name(path));
-      out.push_back(describe(object.get(), path, name));
+      out.push_back(describe_or_flag(id, path, name));
       continue;
     }
     H5Object entry;

@@ -29,7 +29,7 @@ JsonObject entry(Json name, const char* kind) {
           {"shape", nullptr},        {"readable", nullptr},   {"type", nullptr},
           {"fortran_order", nullptr}, {"layout", nullptr},    {"chunks", nullptr},
           {"filters", JsonArray{}},  {"stored_bytes", nullptr}, {"nbytes", nullptr},
-          {"attributes", JsonObject{}}};
+          {"error", nullptr},        {"attributes", JsonObject{}}};
 }
 
 void set(JsonObject& object, const std::string& key, Json value) {
@@ -112,6 +112,12 @@ JsonArray h5_entries(const std::string& path) {
   JsonArray out;
   for (const H5Object& o : file.list()) {
     JsonObject e = entry(o.path, kind_name(o.kind));
+    if (!o.error.empty()) {
+      if (o.kind == H5Object::Kind::Dataset) set(e, "readable", false);
+      set(e, "error", o.error);
+      out.emplace_back(std::move(e));
+      continue;
+    }
     if (o.kind != H5Object::Kind::Dataset) {
       if (!o.type.empty()) set(e, "type", o.type);
     } else {
@@ -245,7 +251,10 @@ std::string format_listing(const Json& doc) {
     } else {
       label = e["name"].is_null() ? "(array)" : e["name"].str();
     }
-    if (kind == "array") {
+    if (!e["error"].is_null()) {
+      const bool array = kind == "array";
+      row = Row{{label, array ? "?" : kind, array ? "?" : "", "cannot be opened: " + e["error"].str()}, {}};
+    } else if (kind == "array") {
       std::string detail = storage(e);
       const std::string type = e["type"].is_null() ? "" : e["type"].str();
       if (!e["readable"].boolean()) {

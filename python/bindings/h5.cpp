@@ -37,7 +37,14 @@ py::dict to_dict(const H5Object& o) {
   d["path"] = o.path;
   d["kind"] = kind_name(o.kind);
   d["attributes"] = o.attributes;
-  if (o.kind == H5Object::Kind::Dataset) {
+  d["error"] = o.error.empty() ? py::object(py::none()) : py::object(py::str(o.error));
+  if (o.kind == H5Object::Kind::Dataset && !o.error.empty()) {
+    // Nothing but the kind is known of a dataset libhdf5 cannot open.
+    for (const char* key : {"dtype", "type", "shape", "layout", "chunks"}) d[key] = py::none();
+    d["readable"] = false;
+    d["null_dataspace"] = false;
+    d["filters"] = py::list();
+  } else if (o.kind == H5Object::Kind::Dataset) {
     d["dtype"] = o.dtype ? py::object(py::str(o.dtype->descr())) : py::object(py::none());
     d["readable"] = o.readable;
     d["type"] = o.type;

@@ -177,7 +177,10 @@ def list_h5(path: PathLike) -> list[dict[str, Any]]:
     ``attributes`` (names); datasets also have ``dtype`` (numpy's type string,
     or None when ndbridge cannot read the type), ``readable``, ``type``
     (HDF5's description), ``shape``, ``null_dataspace``, ``layout``,
-    ``chunks`` and ``filters``.
+    ``chunks`` and ``filters``. ``error`` is None, or why libhdf5 cannot open
+    the object (a newer format version than it reads, a damaged header); a
+    dataset's other fields are then None, and the rest of the file is still
+    listed.
     """
     return _core.list_h5(path)
 

@@ -28,6 +28,9 @@ The document (``ndbridge ls --json``) has these keys, always all present:
   - ``stored_bytes``: bytes the data occupies in the file when known
     (.npy data, .npz member), else ``null``;
   - ``nbytes``: bytes of the array in memory (``null`` when unknown);
+  - ``error``: why libhdf5 cannot open this HDF5 object (a format version
+    newer than it reads, a damaged header), else ``null``; ``dtype``,
+    ``shape`` and ``type`` are then ``null`` and ``readable`` false;
   - ``attributes``: HDF5 attributes as ``{name: {"dtype", "shape", "preview"}}``
     with a short text preview of the value (``{}`` elsewhere); when the
     C++ reader cannot read an object's attributes, ``dtype`` and ``shape``
@@ -81,6 +84,7 @@ def _entry(name: str | None, kind: str, **fields: Any) -> dict[str, Any]:
         "filters": [],
         "stored_bytes": None,
         "nbytes": None,
+        "error": None,
         "attributes": {},
     }
     entry.update(fields)
@@ -143,6 +147,11 @@ def _attributes(path: PathLike, obj: str, names: list[str]) -> dict[str, dict[st
 def _h5_entries(path: PathLike) -> list[dict[str, Any]]:
     entries = []
     for obj in cpp.list_h5(path):
+        if obj["error"] is not None:
+            kind = "array" if obj["kind"] == "dataset" else obj["kind"]
+            readable = False if kind == "array" else None
+            entries.append(_entry(obj["path"], kind, readable=readable, error=obj["error"]))
+            continue
         attrs = _attributes(path, obj["path"], list(obj["attributes"]))
         if obj["kind"] != "dataset":
             entries.append(_entry(obj["path"], obj["kind"], type=obj.get("type"), attributes=attrs))
@@ -241,7 +250,11 @@ def format_listing(doc: dict[str, Any]) -> str:
         else:
             depth = 0
             label = name if name is not None else "(array)"
-        if entry["kind"] == "array":
+        if entry["error"] is not None:
+            shape = "?" if entry["kind"] == "array" else ""
+            kind = "?" if entry["kind"] == "array" else entry["kind"]
+            rows.append((label, kind, shape, f"cannot be opened: {entry['error']}"))
+        elif entry["kind"] == "array":
             detail = _storage(entry)
             if not entry["readable"]:
                 detail = f"{entry['type']}: not readable by ndbridge"

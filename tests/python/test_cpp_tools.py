@@ -54,6 +54,11 @@ def _files(folder: Path) -> list[Path]:
         f.create_dataset("fixed", data=np.array([b"ab", b"c"]))
         f.create_dataset("empty", data=h5py.Empty("f4"))
         f.create_dataset("scalar", data=7)
+    # libver="latest": datasets libhdf5 1.10 cannot open, listed as such.
+    with h5py.File(folder / "latest.h5", "w", libver="latest") as f:
+        f.create_dataset("gz", data=np.arange(100), chunks=(10,), compression="gzip")
+        f["flags"] = np.array([True, False])
+        f["plain"] = np.arange(3)
     return sorted(folder.iterdir())
 
 

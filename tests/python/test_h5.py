@@ -1016,3 +1016,23 @@ def test_h5py_latest_bool_complex_fail_cleanly(
         cpp.read_h5(path, "v")
     assert caught.value.stack
     assert capfd.readouterr().err == ""
+
+
+def test_h5py_latest_listing_keeps_going(tmp_path: Path) -> None:
+    """A dataset libhdf5 1.10 cannot open lists with the reason, while the rest
+    of the file lists and reads as usual; reading it says what to do."""
+    path = tmp_path / "latest.h5"
+    with h5py.File(path, "w", libver="latest") as f:
+        f.create_dataset("gz", data=np.arange(100.0), chunks=(10,), compression="gzip")
+        f["plain"] = np.arange(3)
+        f.create_group("g").attrs["n"] = 1
+    listing = {e["path"]: e for e in cpp.list_h5(path)}
+    assert set(listing) == {"/", "/g", "/gz", "/plain"}
+    gz = listing["/gz"]
+    assert gz["kind"] == "dataset" and gz["readable"] is False and gz["shape"] is None
+    assert "bad version number for layout message" in gz["error"]
+    assert listing["/plain"]["error"] is None and listing["/plain"]["shape"] == (3,)
+    assert listing["/g"]["attributes"] == ["n"]
+    with pytest.raises(ndbridge.H5Error, match=r"latest\.h5.*'gz'.*newer than this libhdf5"):
+        cpp.read_h5(path, "gz")
+    assert_same(cpp.read_h5(path, "plain"), np.arange(3))

@@ -16,7 +16,7 @@ from ndbridge.listing import describe, preview
 
 ENTRY_KEYS = {
     "name", "kind", "dtype", "shape", "readable", "type", "fortran_order", "layout",
-    "chunks", "filters", "stored_bytes", "nbytes", "attributes",
+    "chunks", "filters", "stored_bytes", "nbytes", "error", "attributes",
 }  # fmt: skip
 
 def ls(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -164,6 +164,25 @@ def test_missing_file_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert status == 2 and "none.h5': No such file or directory" in err
     with pytest.raises(IsADirectoryError):
         describe(tmp_path)
+
+
+def test_newer_format_dataset_is_listed_not_fatal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """h5py's libver="latest" stores filtered chunks in a layout libhdf5 1.10
+    cannot open: ls lists that dataset with the reason and the rest as usual."""
+    path = tmp_path / "latest.h5"
+    with h5py.File(path, "w", libver="latest") as f:
+        f.create_dataset("gz", data=np.arange(100.0), chunks=(10,), compression="gzip")
+        f["plain"] = np.arange(3)
+    entries = {e["name"]: e for e in describe(path)["entries"]}
+    assert entries["/gz"]["kind"] == "array" and entries["/gz"]["readable"] is False
+    assert entries["/gz"]["shape"] is None and "layout message" in entries["/gz"]["error"]
+    assert entries["/plain"]["error"] is None and entries["/plain"]["shape"] == [3]
+    status, out, _ = ls([str(path)], capsys)
+    assert status == 0
+    [line] = [row for row in out.splitlines() if row.strip().startswith("gz")]
+    assert line.split()[1:3] == ["?", "?"] and "cannot be opened: bad version number" in line
 
 
 def test_unreadable_attribute_is_reported_not_fatal(tmp_path: Path) -> None:

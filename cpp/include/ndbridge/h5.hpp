@@ -45,6 +45,10 @@ struct H5Object {
   std::vector<std::string> filters;
   /// Names of the attributes attached to this object.
   std::vector<std::string> attributes;
+  /// Set when libhdf5 cannot open the object (a format version newer than
+  /// it reads, a damaged object header): its reason. Only `path` and `kind`
+  /// are known then; the rest of the listing is unaffected.
+  std::string error;
 };
 
 /// An HDF5 file opened read-only. Reading dispatches on the HDF5 type class

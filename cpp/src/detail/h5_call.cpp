@@ -49,6 +49,15 @@ void throw_h5(const std::string& what) {
     reason = entries.front().description;
     if (!entries.front().minor.empty()) reason += " (" + entries.front().minor + ")";
   }
+  // libhdf5 names a format version it does not know this way; say what
+  // that means for the user, who usually meets it with h5py's libver="latest".
+  if (reason.rfind("bad version number for", 0) == 0) {
+    unsigned major = 0, minor = 0, release = 0;
+    H5get_libversion(&major, &minor, &release);
+    reason += "; the file uses an HDF5 format newer than this libhdf5 (" + std::to_string(major) +
+              "." + std::to_string(minor) + "." + std::to_string(release) +
+              ") reads: write it with h5py's libver=\"earliest\" (its default) to read it here";
+  }
   throw H5Error(what + ": " + reason, text);
 }
 
