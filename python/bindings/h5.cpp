@@ -46,6 +46,17 @@ py::dict to_dict(const H5Object& o) {
     d["layout"] = o.layout;
     d["chunks"] = optional_shape(o.chunks);
     d["filters"] = o.filters;
+    // Virtual datasets: where each mapping's source is ("found": None when
+    // missing); empty for every other layout.
+    py::list sources;
+    for (const H5VirtualSource& source : o.virtual_sources) {
+      py::dict entry;
+      entry["file"] = source.file;
+      entry["dataset"] = source.dataset;
+      entry["found"] = source.found.empty() ? py::object(py::none()) : py::object(py::str(source.found.string()));
+      sources.append(entry);
+    }
+    d["virtual_sources"] = sources;
   } else if (!o.type.empty()) {
     d["type"] = o.type;
   }

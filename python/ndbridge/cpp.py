@@ -173,7 +173,10 @@ def list_h5(path: PathLike) -> list[dict[str, Any]]:
     ``attributes`` (names); datasets also have ``dtype`` (numpy's type string,
     or None when ndbridge cannot read the type), ``readable``, ``type``
     (HDF5's description), ``shape``, ``null_dataspace``, ``layout``,
-    ``chunks`` and ``filters``.
+    ``chunks``, ``filters`` and ``virtual_sources``: for a virtual dataset
+    (layout "virtual") one ``{"file", "dataset", "found"}`` per mapping, the
+    source file name as stored, the dataset in it and the file HDF5 will
+    read (None when it is missing), else an empty list.
     """
     return _core.list_h5(path)
 
@@ -186,6 +189,9 @@ def read_h5(path: PathLike, dataset: str, *, rows: tuple[int, int] | None = None
     variable-length strings as ``<U`` text. Raises NotFoundError (a KeyError)
     for a missing dataset, UnsupportedError for types ndbridge does not read,
     H5Error (an OSError) when HDF5 fails, FormatError for non-HDF5 files.
+    A virtual dataset reads through its source files (found relative to the
+    file); a missing source raises FileError (a FileNotFoundError) naming
+    it, and a source holding fewer elements than mapped FormatError.
     """
     if rows is None:
         return _core.read_h5(path, dataset)
