@@ -140,9 +140,14 @@ def _check_compatible(shards: list[_Shard]) -> None:
                 h5py.check_string_dtype(other_dtype)
             )
             if (not same_text and dtype != other_dtype) or row != other_row:
+                hint = (
+                    "; images of different sizes need --resize HxW or --store encoded"
+                    if name == "images"
+                    else ""
+                )
                 raise UsageError(
                     f"{quoted(shard.path)} does not fit {quoted(other.path)}: its '{name}' "
-                    f"holds {_show(dtype, row)}, not {_show(other_dtype, other_row)}"
+                    f"holds {_show(dtype, row)}, not {_show(other_dtype, other_row)}{hint}"
                 )
 
 

@@ -265,12 +265,15 @@ def pack_items(
     resume: bool = False,
     started: float | None = None,
     attrs: dict[str, Any] | None = None,
+    resumable: bool = True,
 ) -> PackSummary:
     """Pack ``items`` (relative path, label), which ``census`` describes, into ``out``.
 
     The one code path every output goes through: ``pack`` hands it the
     whole walk of the source, a shard of a sharded pack its own range of
-    it. ``attrs`` are extra root attributes (.h5 only).
+    it. ``attrs`` are extra root attributes (.h5 only). ``resumable``
+    says whether an interrupted run may tell the user to use ``--resume``
+    (a shard's partial file is thrown away instead).
     """
     started = time.perf_counter() if started is None else started
     root, fmt = job.root, job.fmt
@@ -302,10 +305,11 @@ def pack_items(
         path = sink.finish()
     except KeyboardInterrupt:
         sink.close()
-        print(
-            f"interrupted: '{sink.partial}' kept; run again with --resume to continue",
-            file=sys.stderr,
-        )
+        if resumable:
+            print(
+                f"interrupted: '{sink.partial}' kept; run again with --resume to continue",
+                file=sys.stderr,
+            )
         raise
     except BaseException:
         sink.close()

@@ -107,7 +107,7 @@ def pack_shard(
     temporary = spec.path.with_name(f".{spec.path.name}.{uuid.uuid4().hex}")
     own = Census(census.kind, spec.files, 0, census.classes, census.longest_path)
     try:
-        summary = pack_items(job, temporary, own, iter(items), attrs=spec.attrs())
+        summary = pack_items(job, temporary, own, iter(items), attrs=spec.attrs(), resumable=False)
         os.replace(temporary, spec.path)
     finally:
         for leftover in (temporary, temporary.with_name(temporary.name + ".partial")):
@@ -203,6 +203,10 @@ def _check_request(
         )
     if retries < 0:
         raise UsageError(f"retries must be 0 or more, not {retries}")
+    if scheduler == "dask":
+        from ._dask_cluster import import_distributed
+
+        import_distributed()  # before any work: says what to install
 
 
 def pack_sharded(
@@ -267,6 +271,13 @@ def pack_sharded(
                 _shard_task, dataclasses.replace(quiet, workers=job.workers or 1), census,
                 missing(), address=dask_address, retries=retries, on_done=done,
             )  # fmt: skip
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: complete shards are kept in '{shard_folder(out)}'; run the same "
+            "command again to pack only the rest",
+            file=sys.stderr,
+        )
+        raise
     finally:
         bar.close()
     if job.workers is not None:

@@ -293,6 +293,17 @@ def test_bad_shard_requests(
         ndbridge.pack(packed[0], tmp_path / "o.h5", **options)
 
 
+def test_images_of_different_sizes_in_different_shards(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", {"cat": 3}, corrupt=None)
+    make_tree(tmp_path / "src", {"dog": 3}, shape=(20, 16, 3), corrupt=None)
+    # Each shard is uniform; the master cannot be.
+    with pytest.raises(ndbridge.UsageError, match="--resize HxW or --store encoded"):
+        ndbridge.pack(tmp_path / "src", tmp_path / "o.h5", workers=1, shards=2)
+    summary = ndbridge.pack(tmp_path / "src", tmp_path / "o.h5", workers=1, shards=2,
+                            resize="12x16")  # fmt: skip
+    assert summary.shape == [12, 16, 3] and summary.shards_packed == 2
+
+
 def test_sharding_writes_h5_only(packed: tuple[Path, Path], tmp_path: Path) -> None:
     with pytest.raises(ndbridge.UsageError, match=r"writes \.h5 output"):
         ndbridge.pack(packed[0], tmp_path / "o.npy", shards=2)
