@@ -17,6 +17,7 @@
 #include "detail/gather.hpp"
 #include "detail/h5_call.hpp"
 #include "detail/h5_types.hpp"
+#include "detail/h5_virtual.hpp"
 #include "detail/text.hpp"
 #include "detail/utf8.hpp"
 #include "ndbridge/error.hpp"
@@ -237,7 +238,8 @@ std::string layout_name(H5D_layout_t layout) {
   }
 }
 
-H5Object describe(hid_t object, const std::string& path, const std::string& file_name) {
+H5Object describe(hid_t object, const std::string& path, const std::string& file_name,
+                  const detail::VirtualOrigin& origin) {
   const std::string what = file_name + ": " + object_name(path);
   H5Object out;
   out.path = path;
@@ -266,6 +268,7 @@ H5Object describe(hid_t object, const std::string& path, const std::string& file
     if (rank < 0) detail::throw_h5(what + ": cannot read the chunk shape");
     out.chunks = Shape(chunk, chunk + rank);
   }
+  if (layout == H5D_VIRTUAL) out.virtual_sources = detail::virtual_sources(dcpl.get(), origin, what);
   const int filters = H5Pget_nfilters(dcpl.get());
   for (int k = 0; k < filters; ++k) {
     unsigned flags = 0, config = 0;
@@ -283,11 +286,12 @@ H5Object describe(hid_t object, const std::string& path, const std::string& file
 // version than it knows, a damaged header) is listed as unreadable, with
 // HDF5's reason as its type, rather than failing the whole listing: `ls` on
 // an unknown file should show all that can be shown.
-H5Object describe_or_flag(hid_t file, const std::string& path, const std::string& file_name) {
+H5Object describe_or_flag(hid_t file, const std::string& path, const std::string& file_name,
+                          const detail::VirtualOrigin& origin) {
   try {
     const Handle object = own(H5Oopen(file, path.c_str(), H5P_DEFAULT),
                               file_name + ": cannot open " + object_name(path));
-    return describe(object.get(), path, file_name);
+    return describe(object.get(), path, file_name, origin);
   } catch (const H5Error& e) {
     H5Object out;
     out.path = path;
@@ -353,6 +357,7 @@ struct H5File::State {
   std::filesystem::path path;
   std::string name;
   detail::File raw{-1, {}};  // the same file, for the contiguous fast path
+  detail::VirtualOrigin origin;  // where virtual datasets' source files are looked for
   Handle file;
   std::mutex mutex;  // guards `datasets`
   std::map<std::string, std::unique_ptr<OpenDataset>> datasets;
@@ -416,6 +421,8 @@ const OpenDataset& H5File::State::dataset(const std::string& dataset_name) {
   const Handle dcpl = own(H5Dget_create_plist(d->dataset.get()), what + ": cannot read the layout");
   const haddr_t offset = H5Dget_offset(d->dataset.get());
   const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+  // HDF5 reads a missing source as fill values without a word: check first.
+  if (layout == H5D_VIRTUAL) detail::check_virtual_sources(dcpl.get(), origin, what);
   if ((layout == H5D_CONTIGUOUS || layout == H5D_COMPACT) && !d->is_null &&
       H5Pget_external_count(dcpl.get()) == 0) {
     // Unfiltered storage holds every byte in the file: a dataspace larger
@@ -461,6 +468,7 @@ H5File H5File::open(const std::filesystem::path& path) {
   auto state = std::make_unique<State>();
   state->path = path;
   state->name = detail::quote(path);
+  state->origin = detail::VirtualOrigin::of(path);
   // Open it ourselves first: "not found" and "permission denied" deserve
   // their errno, and a file without the signature is not HDF5 at all.
   state->raw = detail::File::open_read(path);
@@ -480,7 +488,7 @@ std::vector<H5Object> H5File::list() const {
   std::vector<H5Object> out;
   {
     const Handle root = own(H5Oopen(id, "/", H5P_DEFAULT), name + ": cannot open the root group");
-    out.push_back(describe(root.get(), "/", name));
+    out.push_back(describe(root.get(), "/", name, state_->origin));
   }
   LinkList links;
   check(H5Lvisit(id, H5_INDEX_NAME, H5_ITER_INC, collect_link, &links),
@@ -492,7 +500,7 @@ std::vector<H5Object> H5File::list() const {
   for (const auto& [link, type] : links.links) {
     const std::string path = "/" + link;
     if (type == H5L_TYPE_HARD) {
-      out.push_back(describe_or_flag(id, path, name));
+      out.push_back(describe_or_flag(id, path, name, state_->origin));
       continue;
     }
     H5Object entry;
@@ -507,7 +515,7 @@ std::vector<H5Object> H5File::list() const {
 H5Object H5File::info(const std::string& object) const {
   const detail::QuietErrors quiet;
   const Handle handle = open_object(state_->file.get(), object, state_->name);
-  return describe(handle.get(), object, state_->name);
+  return describe(handle.get(), object, state_->name, state_->origin);
 }
 
 Array H5File::read(const std::string& dataset) const {

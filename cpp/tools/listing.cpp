@@ -1,5 +1,6 @@
 #include "listing.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -29,7 +30,8 @@ JsonObject entry(Json name, const char* kind) {
           {"shape", nullptr},        {"readable", nullptr},   {"type", nullptr},
           {"fortran_order", nullptr}, {"layout", nullptr},    {"chunks", nullptr},
           {"filters", JsonArray{}},  {"stored_bytes", nullptr}, {"nbytes", nullptr},
-          {"error", nullptr},        {"attributes", JsonObject{}}};
+          {"virtual_sources", JsonArray{}}, {"error", nullptr},
+          {"attributes", JsonObject{}}};
 }
 
 void set(JsonObject& object, const std::string& key, Json value) {
@@ -132,6 +134,14 @@ JsonArray h5_entries(const std::string& path) {
       if (o.chunks) set(e, "chunks", shape_json(*o.chunks));
       JsonArray filters(o.filters.begin(), o.filters.end());
       set(e, "filters", std::move(filters));
+      JsonArray sources;
+      for (const H5VirtualSource& source : o.virtual_sources) {
+        sources.emplace_back(JsonObject{
+            {"file", source.file},
+            {"dataset", source.dataset},
+            {"found", source.found.empty() ? Json(nullptr) : Json(source.found.string())}});
+      }
+      set(e, "virtual_sources", std::move(sources));
     }
     set(e, "attributes", attributes(file, o));
     out.emplace_back(std::move(e));
@@ -167,11 +177,34 @@ std::string join(const JsonArray& items, const std::string& sep) {
   return out;
 }
 
+// "virtual over 4 files[, 1 MISSING: 'a', 'b', 'c' and 2 more]".
+std::string virtual_text(const JsonArray& sources) {
+  std::vector<std::string> files, missing;
+  for (const Json& s : sources) {
+    const std::string file = s["file"].str();
+    if (std::find(files.begin(), files.end(), file) == files.end()) files.push_back(file);
+    if (s["found"].is_null() && std::find(missing.begin(), missing.end(), file) == missing.end()) {
+      missing.push_back(file);
+    }
+  }
+  std::string out = "virtual over " + std::to_string(files.size()) + " file" + (files.size() != 1 ? "s" : "");
+  if (!missing.empty()) {
+    out += ", " + std::to_string(missing.size()) + " MISSING: ";
+    for (std::size_t i = 0; i < std::min<std::size_t>(missing.size(), 3); ++i) {
+      out += (i ? ", '" : "'") + missing[i] + "'";
+    }
+    if (missing.size() > 3) out += " and " + std::to_string(missing.size() - 3) + " more";
+  }
+  return out;
+}
+
 std::string storage(const Json& e) {
   std::vector<std::string> parts;
   if (!e["fortran_order"].is_null() && e["fortran_order"].boolean()) parts.push_back("Fortran order");
   if (!e["chunks"].is_null()) {
     parts.push_back("chunks " + join(e["chunks"].array(), "x"));
+  } else if (!e["layout"].is_null() && e["layout"].str() == "virtual") {
+    parts.push_back(virtual_text(e["virtual_sources"].array()));
   } else if (!e["layout"].is_null() && e["layout"].str() != "contiguous") {
     parts.push_back(e["layout"].str());
   }
@@ -206,6 +239,16 @@ std::size_t width(const std::string& s) {
 }
 
 }  // namespace
+
+std::vector<std::pair<std::string, std::string>> missing_sources(const Json& doc) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Json& e : doc["entries"].array()) {
+    for (const Json& s : e["virtual_sources"].array()) {
+      if (s["found"].is_null()) out.emplace_back(e["name"].str(), s["file"].str());
+    }
+  }
+  return out;
+}
 
 Json describe(const std::string& path) {
   const Format format = detect_format(path);

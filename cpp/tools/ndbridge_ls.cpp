@@ -15,7 +15,8 @@ const char usage[] =
     "List the arrays, groups and attributes of an .npy, .npz or HDF5 file as the\n"
     "ndbridge C++ reader sees them: tree, dtypes, shapes, chunks, filters and\n"
     "attributes. With --json, print one JSON document (the same one\n"
-    "`ndbridge ls --json` prints).\n";
+    "`ndbridge ls --json` prints). Exits 1 when a virtual dataset's source file\n"
+    "(a shard of a sharded pack) is missing.\n";
 
 }  // namespace
 
@@ -40,6 +41,14 @@ int main(int argc, char** argv) {
     const std::string text = json ? doc.dump() : ndbridge::tools::format_listing(doc);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fputc('\n', stdout);
-    return std::fflush(stdout) == 0 ? 0 : 1;
+    if (std::fflush(stdout) != 0) return 1;
+    const auto missing = ndbridge::tools::missing_sources(doc);
+    for (const auto& [dataset, source] : missing) {
+      std::fprintf(stderr,
+                   "ndbridge-ls: error: '%s': dataset '%s' is virtual and its source file '%s' is "
+                   "missing; reads would fail\n",
+                   file.c_str(), dataset.c_str(), source.c_str());
+    }
+    return missing.empty() ? 0 : 1;
   });
 }

@@ -44,6 +44,7 @@ py::dict to_dict(const H5Object& o) {
     d["readable"] = false;
     d["null_dataspace"] = false;
     d["filters"] = py::list();
+    d["virtual_sources"] = py::list();
   } else if (o.kind == H5Object::Kind::Dataset) {
     d["dtype"] = o.dtype ? py::object(py::str(o.dtype->descr())) : py::object(py::none());
     d["readable"] = o.readable;
@@ -53,6 +54,17 @@ py::dict to_dict(const H5Object& o) {
     d["layout"] = o.layout;
     d["chunks"] = optional_shape(o.chunks);
     d["filters"] = o.filters;
+    // Virtual datasets: where each mapping's source is ("found": None when
+    // missing); empty for every other layout.
+    py::list sources;
+    for (const H5VirtualSource& source : o.virtual_sources) {
+      py::dict entry;
+      entry["file"] = source.file;
+      entry["dataset"] = source.dataset;
+      entry["found"] = source.found.empty() ? py::object(py::none()) : py::object(py::str(source.found.string()));
+      sources.append(entry);
+    }
+    d["virtual_sources"] = sources;
   } else if (!o.type.empty()) {
     d["type"] = o.type;
   }

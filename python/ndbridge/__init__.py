@@ -26,6 +26,10 @@ def __getattr__(name: str) -> object:
         from .packing import pack
 
         return pack
+    if name == "merge":
+        from .merging import merge
+
+        return merge
     if name == "load":
         from .loading import load
 
@@ -44,5 +48,6 @@ __all__ = [
     "__version__",
     "cpp",
     "load",
+    "merge",
     "pack",
 ]

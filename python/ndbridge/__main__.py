@@ -20,6 +20,7 @@ from ._errors import Error
 COMMANDS: dict[str, str] = {
     "pack": "ndbridge._cli_pack",
     "ls": "ndbridge._cli_ls",
+    "merge": "ndbridge._cli_merge",
     "convert": "ndbridge._cli_convert",
     "verify": "ndbridge._cli_verify",
     "demo": "ndbridge._cli_demo",

@@ -15,7 +15,8 @@ def add_parser(commands: Any) -> None:
         help="list the arrays, groups and attributes of an .npy, .npz or HDF5 file",
         description=(
             "List what is inside an .npy, .npz or HDF5 file as the C++ reader sees it: "
-            "tree, dtypes, shapes, chunks, filters and attributes."
+            "tree, dtypes, shapes, chunks, filters and attributes. Exits 1 when a virtual "
+            "dataset's source file (a shard of a sharded pack) is missing."
         ),
     )
     parser.add_argument("file", metavar="FILE", help="the file to list")
@@ -26,7 +27,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List ``args.file``; 0 on success (errors raise ndbridge.Error)."""
-    from .listing import describe, format_listing
+    from .listing import describe, format_listing, missing_sources
 
     doc = describe(args.file)
     if args.json:
@@ -34,4 +35,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         print(format_listing(doc))
-    return 0
+    missing = missing_sources(doc)
+    for dataset, source in missing:
+        print(
+            f"ndbridge ls: error: '{args.file}': dataset '{dataset}' is virtual and its source "
+            f"file '{source}' is missing; reads would fail",
+            file=sys.stderr,
+        )
+    return 1 if missing else 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -53,6 +54,32 @@ def add_parser(commands: Any) -> None:
         default="fail",
         help="on an unreadable or corrupt file: stop (fail) or record it and go on",
     )
+    shard = p.add_argument_group(
+        "sharded packing (.h5 only)",
+        "Write OUT.shards/OUT-<i>-of-<n>.h5 and a master OUT whose datasets are HDF5 virtual "
+        "datasets over them. Running the same command again packs only missing shards.",
+    )
+    shard.add_argument("--shards", type=int, metavar="N", help="split the files into N shards")
+    shard.add_argument(
+        "--shard-size",
+        metavar="SIZE",
+        help="files per shard (10000) or bytes of samples per shard (2GB, 500MiB)",
+    )
+    shard.add_argument(
+        "--scheduler",
+        choices=["local", "dask"],
+        default="local",
+        help="local: shards one after another here; dask: one task per shard on a "
+        "dask.distributed cluster (pip install 'ndbridge[dask]')",
+    )
+    shard.add_argument(
+        "--dask-address",
+        metavar="ADDR",
+        help="scheduler to submit to, e.g. tcp://10.0.0.5:8786 (default: a LocalCluster)",
+    )
+    shard.add_argument(
+        "--retries", type=int, default=2, help="extra tries for a shard task that fails (dask)"
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
     p.add_argument("--json", action="store_true", help="print one JSON summary object")
@@ -73,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         store=args.store, resize=args.resize, mode=args.mode, compression=args.compression,
         gzip_level=args.gzip_level, input=args.input, on_error=args.on_error,
         resume=args.resume, force=args.force, progress=False if args.json else args.progress,
+        shards=args.shards, shard_size=args.shard_size, scheduler=args.scheduler,
+        dask_address=args.dask_address, retries=args.retries,
     )  # fmt: skip
     if args.json:
         json.dump(summary.as_dict(), sys.stdout)
@@ -84,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
             f"into {s.output}: {s.bytes / 1e6:.1f} MB in {s.seconds:.1f} s, "
             f"{s.images_per_second:.0f} images/s"
         )
+        if s.shards:
+            print(
+                f"  {s.shards} shards ({s.shards_packed} packed now, {s.shards_reused} reused) "
+                f"in {Path(s.output).stem}.shards/, stitched by {s.output}"
+            )
         for f in s.skipped_files[:20]:
             print(f"  skipped {f['path']}: {f['reason']}")
         if len(s.skipped_files) > 20:

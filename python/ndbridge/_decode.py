@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import mmap
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,10 +98,16 @@ def decode_one(settings: DecodeSettings, relpath: str, label: int) -> Sample:
         sample.error = f"cannot read: {exc.strerror or exc}"
         return sample
     try:
-        if settings.kind == "npy":
-            array = np.load(io.BytesIO(data), allow_pickle=False)
-        else:
-            array = _decode_image(data, relpath, settings)
+        # A decoder's warnings (imageio's deprecation notices while it looks
+        # for a plugin) are not the file's problem; under a caller's
+        # "warnings as errors" they would become the recorded skip reason,
+        # making the output depend on the process that decodes.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if settings.kind == "npy":
+                array = np.load(io.BytesIO(data), allow_pickle=False)
+            else:
+                array = _decode_image(data, relpath, settings)
     except Exception as exc:  # any decoder failure is this file's problem, reported as such
         sample.error = f"cannot decode: {_describe(exc)}"
         return sample

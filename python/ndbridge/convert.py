@@ -139,13 +139,29 @@ def h5_dataset(file: h5py.File, path: PathLike, name: str) -> h5py.Dataset:
     return obj
 
 
+def require_virtual_sources(path: PathLike, name: str) -> None:
+    """Raise unless every source file of virtual dataset ``name`` is there as mapped.
+
+    HDF5 (h5py's as well as the C++ side's) reads the rows of a missing
+    source file as the fill value without a word. The C++ reader checks the
+    sources whenever it opens a virtual dataset, looking where HDF5 looks:
+    FileError (a FileNotFoundError) names the missing file, FormatError a
+    source that is short or lacks the dataset.
+    """
+    with contextlib.suppress(UnsupportedError):  # a type C++ cannot read; sources checked
+        cpp.read_h5(path, name, rows=(0, 0))
+
+
 def h5py_source(path: PathLike, dataset: h5py.Dataset) -> ArraySource:
     """Read a dataset with h5py as ndbridge sees it: variable-length text as ``<U``.
 
     Raises UnsupportedError for what has no plain numpy form (compounds,
-    references, variable-length sequences, null dataspaces).
+    references, variable-length sequences, null dataspaces), and for a
+    virtual dataset what :func:`require_virtual_sources` raises.
     """
     where = f"{quoted(path)}: dataset '{dataset.name}'"
+    if dataset.is_virtual:
+        require_virtual_sources(path, dataset.name)
     if dataset.shape is None:
         raise UnsupportedError(
             f"{where} has a null dataspace (no array), which ndbridge does not convert"

@@ -177,10 +177,13 @@ def list_h5(path: PathLike) -> list[dict[str, Any]]:
     ``attributes`` (names); datasets also have ``dtype`` (numpy's type string,
     or None when ndbridge cannot read the type), ``readable``, ``type``
     (HDF5's description), ``shape``, ``null_dataspace``, ``layout``,
-    ``chunks`` and ``filters``. ``error`` is None, or why libhdf5 cannot open
-    the object (a newer format version than it reads, a damaged header); a
-    dataset's other fields are then None, and the rest of the file is still
-    listed.
+    ``chunks``, ``filters`` and ``virtual_sources``: for a virtual dataset
+    (layout "virtual") one ``{"file", "dataset", "found"}`` per mapping, the
+    source file name as stored, the dataset in it and the file HDF5 will
+    read (None when it is missing), else an empty list. ``error`` is None,
+    or why libhdf5 cannot open the object (a newer format version than it
+    reads, a damaged header); a dataset's other fields are then None, and
+    the rest of the file is still listed.
     """
     return _core.list_h5(path)
 
@@ -193,6 +196,9 @@ def read_h5(path: PathLike, dataset: str, *, rows: tuple[int, int] | None = None
     variable-length strings as ``<U`` text. Raises NotFoundError (a KeyError)
     for a missing dataset, UnsupportedError for types ndbridge does not read,
     H5Error (an OSError) when HDF5 fails, FormatError for non-HDF5 files.
+    A virtual dataset reads through its source files (found relative to the
+    file); a missing source raises FileError (a FileNotFoundError) naming
+    it, and a source holding fewer elements than mapped FormatError.
     """
     if rows is None:
         return _core.read_h5(path, dataset)

@@ -28,6 +28,11 @@ The document (``ndbridge ls --json``) has these keys, always all present:
   - ``stored_bytes``: bytes the data occupies in the file when known
     (.npy data, .npz member), else ``null``;
   - ``nbytes``: bytes of the array in memory (``null`` when unknown);
+  - ``virtual_sources``: for an HDF5 virtual dataset (layout ``"virtual"``,
+    such as the master file of a sharded pack), one ``{"file", "dataset",
+    "found"}`` per mapping: the source file as stored (relative to the
+    file's folder), the dataset in it, and the file HDF5 reads, or ``null``
+    when it is missing; else ``[]``;
   - ``error``: why libhdf5 cannot open this HDF5 object (a format version
     newer than it reads, a damaged header), else ``null``; ``dtype``,
     ``shape`` and ``type`` are then ``null`` and ``readable`` false;
@@ -84,6 +89,7 @@ def _entry(name: str | None, kind: str, **fields: Any) -> dict[str, Any]:
         "filters": [],
         "stored_bytes": None,
         "nbytes": None,
+        "virtual_sources": [],
         "error": None,
         "attributes": {},
     }
@@ -167,6 +173,7 @@ def _h5_entries(path: PathLike) -> list[dict[str, Any]]:
                 layout=obj["layout"],
                 chunks=None if obj["chunks"] is None else list(obj["chunks"]),
                 filters=list(obj["filters"]),
+                virtual_sources=[dict(s) for s in obj["virtual_sources"]],
                 attributes=attrs,
             )
         )
@@ -201,12 +208,35 @@ def _human(size: int | None) -> str:
     raise AssertionError("unreachable")
 
 
+def missing_sources(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(dataset, source file)`` for every virtual dataset's missing source file."""
+    return [
+        (entry["name"], source["file"])
+        for entry in doc["entries"]
+        for source in entry["virtual_sources"]
+        if source["found"] is None
+    ]
+
+
+def _virtual_text(sources: list[dict[str, Any]]) -> str:
+    files = list(dict.fromkeys(s["file"] for s in sources))
+    text = f"virtual over {len(files)} file{'s' if len(files) != 1 else ''}"
+    missing = list(dict.fromkeys(s["file"] for s in sources if s["found"] is None))
+    if missing:
+        shown = ", ".join(f"'{m}'" for m in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        text += f", {len(missing)} MISSING: {shown}{more}"
+    return text
+
+
 def _storage(entry: dict[str, Any]) -> str:
     parts = []
     if entry["fortran_order"]:
         parts.append("Fortran order")
     if entry["chunks"] is not None:
         parts.append("chunks " + "x".join(str(c) for c in entry["chunks"]))
+    elif entry["layout"] == "virtual":
+        parts.append(_virtual_text(entry["virtual_sources"]))
     elif entry["layout"] not in (None, "contiguous"):
         parts.append(entry["layout"])
     if entry["filters"]:

@@ -55,6 +55,10 @@ class PackSummary:
     classes: list[str]
     resumed: bool
     skipped_files: list[dict[str, str]] = field(default_factory=list)
+    #: Sharded packs: shard files in all, packed by this run, reused from an earlier one.
+    shards: int = 0
+    shards_packed: int = 0
+    shards_reused: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -110,6 +114,47 @@ def _shape_error(
     )
 
 
+@dataclass(frozen=True)
+class PackJob:
+    """A checked packing request: what to pack and how, but not where to.
+
+    Plain data, so that it can travel to another process (a Dask worker
+    packing one shard) and give the same result there.
+    """
+
+    root: Path
+    fmt: str
+    workers: int | None
+    labels: str
+    store: str
+    size: tuple[int, int] | None
+    mode: str | None
+    compression: str
+    gzip_level: int
+    input: str
+    on_error: str
+    progress: bool | None
+
+    def settings(self, kind: str) -> DecodeSettings:
+        """How the decoding workers treat each file of ``kind`` ("images" or "npy")."""
+        gzip = self.gzip_level if self.compression == "gzip" and self.store == "decoded" else None
+        return DecodeSettings(str(self.root), kind, self.store, self.size, self.mode, gzip)
+
+    def options(self, kind: str, workers: int) -> dict[str, Any]:
+        """The ``options`` attribute recorded in the output."""
+        return {
+            "store": self.store, "labels": self.labels,
+            "resize": list(self.size) if self.size else None, "mode": self.mode,
+            "compression": self.compression, "gzip_level": self.gzip_level, "input": kind,
+            "on_error": self.on_error, "workers": workers,
+        }  # fmt: skip
+
+    def check_kind(self, kind: str) -> None:
+        """Refuse image-only options for a tree of .npy files."""
+        if kind == "npy" and (self.size is not None or self.mode is not None):
+            raise UsageError("--resize and --mode apply to images, not to .npy files")
+
+
 def pack(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -127,6 +172,11 @@ def pack(
     resume: bool = False,
     force: bool = False,
     progress: bool | None = None,
+    shards: int | None = None,
+    shard_size: int | str | None = None,
+    scheduler: str = "local",
+    dask_address: str | None = None,
+    retries: int = 2,
 ) -> PackSummary:
     """Pack the files under ``src`` into ``out`` and return a summary.
 
@@ -136,10 +186,51 @@ def pack(
     ``compression`` "none", "gzip" or "lzf", ``input`` "auto", "images" or
     "npy", ``on_error`` "fail" or "skip". ``workers`` defaults to every core;
     ``progress`` to whether stderr is a terminal.
+
+    ``shards`` (a count) or ``shard_size`` (images, or bytes such as "2GB")
+    packs .h5 output as shard files stitched by a master file of virtual
+    datasets (see ``ndbridge.sharding``), on ``scheduler`` "local" (one shard
+    after another, here) or "dask" (one task per shard on the cluster at
+    ``dask_address``, or on a local cluster; each task is tried ``retries``
+    more times).
     """
     started = time.perf_counter()
-    root = Path(src).resolve()
     out = Path(out)
+    job = _job(src, out, format, workers, labels, store, resize, mode, compression, gzip_level,
+               input, on_error, progress)  # fmt: skip
+    if shards is not None or shard_size is not None or scheduler != "local" or dask_address:
+        from .sharding import pack_sharded
+
+        return pack_sharded(
+            job, out, shards=shards, shard_size=shard_size, scheduler=scheduler,
+            dask_address=dask_address, retries=retries, resume=resume, force=force,
+            started=started,
+        )  # fmt: skip
+    fmt = job.fmt
+    for existing in (out, out.with_name(out.stem + ".meta.npz")) if fmt == "npy" else (out,):
+        if existing.exists() and not force:
+            raise UsageError(f"'{existing}' already exists; use --force to replace it")
+    census: Census = take_census(job.root, job.input, job.labels == "dirs")
+    job.check_kind(census.kind)
+    return pack_items(job, out, census, sources(job.root, census.kind, census.classes),
+                      resume=resume, started=started)  # fmt: skip
+
+
+def _job(
+    src: str | os.PathLike[str],
+    out: Path,
+    format: str | None,
+    workers: int | None,
+    labels: str,
+    store: str,
+    resize: str | tuple[int, int] | None,
+    mode: str | None,
+    compression: str,
+    gzip_level: int,
+    input: str,
+    on_error: str,
+    progress: bool | None,
+) -> PackJob:
     fmt = _format_of(out, format)
     for name, value, allowed in (
         ("labels", labels, ("none", "dirs")),
@@ -151,34 +242,49 @@ def pack(
         if value not in allowed:
             raise UsageError(f"{name} must be one of {', '.join(allowed)}, not '{value}'")
     size = _parse_resize(resize)
-    workers = os.cpu_count() or 1 if workers is None else workers
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise UsageError(f"--workers must be at least 1, not {workers}")
     if not 0 <= gzip_level <= 9:
         raise UsageError(f"gzip level must be 0-9, not {gzip_level}")
     if store == "encoded" and fmt != "h5":
         raise UsageError(f"--store encoded is available for .h5 output only, not .{fmt}")
-    for existing in (out, out.with_name(out.stem + ".meta.npz")) if fmt == "npy" else (out,):
-        if existing.exists() and not force:
-            raise UsageError(f"'{existing}' already exists; use --force to replace it")
     if not out.parent.exists():
         raise file_error(
             errno.ENOENT, f"cannot write '{out}': folder '{out.parent}' does not exist"
         )
+    return PackJob(Path(src).resolve(), fmt, workers, labels, store, size, mode, compression,
+                   gzip_level, input, on_error, progress)  # fmt: skip
 
-    census: Census = take_census(root, input, labels == "dirs")
-    if census.kind == "npy" and (size is not None or mode is not None):
-        raise UsageError("--resize and --mode apply to images, not to .npy files")
-    options = {
-        "store": store, "labels": labels, "resize": list(size) if size else None, "mode": mode,
-        "compression": compression, "gzip_level": gzip_level, "input": census.kind,
-        "on_error": on_error, "workers": workers,
-    }  # fmt: skip
+
+def pack_items(
+    job: PackJob,
+    out: Path,
+    census: Census,
+    items: Iterator[tuple[str, int]],
+    *,
+    resume: bool = False,
+    started: float | None = None,
+    attrs: dict[str, Any] | None = None,
+    resumable: bool = True,
+) -> PackSummary:
+    """Pack ``items`` (relative path, label), which ``census`` describes, into ``out``.
+
+    The one code path every output goes through: ``pack`` hands it the
+    whole walk of the source, a shard of a sharded pack its own range of
+    it. ``attrs`` are extra root attributes (.h5 only). ``resumable``
+    says whether an interrupted run may tell the user to use ``--resume``
+    (a shard's partial file is thrown away instead).
+    """
+    started = time.perf_counter() if started is None else started
+    root, fmt = job.root, job.fmt
+    workers = job.workers or os.cpu_count() or 1
     meta = {
         "ndbridge_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "source_root": str(root),
+        **(attrs or {}),
     }
+    options = job.options(census.kind, workers)
     if fmt == "h5":
         from ._pack_h5 import H5Sink
 
@@ -188,30 +294,29 @@ def pack(
 
         sink = NpySink(out, fmt, meta, options, census.classes, census.count,
                        census.longest_path, resume)  # fmt: skip
-    settings = DecodeSettings(
-        str(root), census.kind, store, size, mode,
-        gzip_level if compression == "gzip" and store == "decoded" else None,
-    )  # fmt: skip
+    settings = job.settings(census.kind)
     skipped_files: list[dict[str, str]] = []
     try:
-        _run(root, census, sink, settings, workers, on_error, skipped_files, progress)
+        _run(root, census, items, sink, settings, workers, job.on_error, skipped_files,
+             job.progress)  # fmt: skip
         count, shape = sink.count, sink.shape()
         dtype = sink.dtype()
         skipped_total = sink.skipped_count
         path = sink.finish()
     except KeyboardInterrupt:
         sink.close()
-        print(
-            f"interrupted: '{sink.partial}' kept; run again with --resume to continue",
-            file=sys.stderr,
-        )
+        if resumable:
+            print(
+                f"interrupted: '{sink.partial}' kept; run again with --resume to continue",
+                file=sys.stderr,
+            )
         raise
     except BaseException:
         sink.close()
         raise
     seconds = time.perf_counter() - started
     return PackSummary(
-        output=str(path), format=fmt, store=store, images=count, skipped=skipped_total,
+        output=str(path), format=fmt, store=job.store, images=count, skipped=skipped_total,
         ignored=census.ignored, bytes=path.stat().st_size, seconds=round(seconds, 3),
         images_per_second=round(count / seconds, 1) if seconds > 0 else 0.0,
         shape=list(shape) if shape else None, dtype=dtype, classes=census.classes,
@@ -222,6 +327,7 @@ def pack(
 def _run(
     root: Path,
     census: Census,
+    items: Iterator[tuple[str, int]],
     sink: Any,
     settings: DecodeSettings,
     workers: int,
@@ -231,7 +337,6 @@ def _run(
 ) -> None:
     from tqdm import tqdm
 
-    items = sources(root, census.kind, census.classes)
     done = sink.consumed
     for _ in islice(items, done):  # already in the partial file (--resume)
         pass

@@ -155,7 +155,8 @@ TEST_F(Tools, LsNpyJson) {
                        "      \"shape\": [\n        2,\n        3\n      ],\n"
                        "      \"readable\": true,\n      \"type\": null,\n      \"fortran_order\": true,\n"
                        "      \"layout\": null,\n      \"chunks\": null,\n      \"filters\": [],\n"
-                       "      \"stored_bytes\": 12,\n      \"nbytes\": 12,\n      \"error\": null,\n"
+                       "      \"stored_bytes\": 12,\n      \"nbytes\": 12,\n"
+                       "      \"virtual_sources\": [],\n      \"error\": null,\n"
                        "      \"attributes\": {}\n"
                        "    }\n  ]\n}\n");
 }

@@ -75,3 +75,31 @@ def test_ls_prints_what_the_python_ls_prints(ndbridge_ls: Path, tmp_path: Path) 
             assert cpp.stdout == python.stdout, (path.name, flags)
             if flags:
                 assert json.loads(cpp.stdout)["path"] == str(path)
+
+
+def test_ls_lists_virtual_datasets_and_missing_sources(ndbridge_ls: Path, tmp_path: Path) -> None:
+    (tmp_path / "m.shards").mkdir()
+    for i in range(3):
+        with h5py.File(tmp_path / f"m.shards/s{i}.h5", "w", libver="earliest") as f:
+            f["x"] = np.arange(4) + 10 * i
+    with h5py.File(tmp_path / "m.h5", "w", libver="earliest") as f:
+        layout = h5py.VirtualLayout(shape=(12,), dtype="<i8")
+        for i in range(3):
+            layout[4 * i : 4 * i + 4] = h5py.VirtualSource(f"m.shards/s{i}.h5", "x", shape=(4,))
+        f.create_virtual_dataset("x", layout)
+    master = tmp_path / "m.h5"
+    for missing in (False, True):
+        if missing:
+            (tmp_path / "m.shards/s1.h5").unlink()
+        for flags in ([], ["--json"]):
+            python = subprocess.run(
+                [sys.executable, "-m", "ndbridge", "ls", *flags, master],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            cpp = subprocess.run([ndbridge_ls, *flags, master], capture_output=True, text=True)
+            assert cpp.stdout == python.stdout, (missing, flags)
+            assert cpp.returncode == python.returncode == (1 if missing else 0)
+            assert ("'m.shards/s1.h5' is missing" in cpp.stderr) == missing
+            if not flags:
+                assert "virtual over 3 files" in cpp.stdout
+                assert ("1 MISSING: 'm.shards/s1.h5'" in cpp.stdout) == missing

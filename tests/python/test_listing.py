@@ -16,7 +16,7 @@ from ndbridge.listing import describe, preview
 
 ENTRY_KEYS = {
     "name", "kind", "dtype", "shape", "readable", "type", "fortran_order", "layout",
-    "chunks", "filters", "stored_bytes", "nbytes", "error", "attributes",
+    "chunks", "filters", "stored_bytes", "nbytes", "virtual_sources", "error", "attributes",
 }  # fmt: skip
 
 def ls(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

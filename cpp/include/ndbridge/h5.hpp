@@ -16,6 +16,22 @@
 
 namespace ndbridge {
 
+/// One mapping of a virtual dataset (HDF5's VDS): a source dataset in some
+/// file that supplies part of the virtual dataset's elements.
+struct H5VirtualSource {
+  /// The source file name as the mapping stores it: relative names are
+  /// looked up where HDF5 looks (HDF5_VDS_PREFIX, then the folder of the
+  /// file holding the virtual dataset, then the working directory); "."
+  /// is the file itself.
+  std::string file;
+  /// The source dataset inside that file.
+  std::string dataset;
+  /// The file HDF5 will read for this mapping, or empty when no place it
+  /// looks holds one (HDF5 would then silently read the fill value;
+  /// H5File::read() throws IOError instead).
+  std::filesystem::path found;
+};
+
 /// One group or dataset in an HDF5 file, as H5File::list() reports it.
 struct H5Object {
   /// What the object is: a group, a dataset, a named (committed) datatype,
@@ -43,6 +59,8 @@ struct H5Object {
   std::optional<Shape> chunks;
   /// Datasets: the filter pipeline in order ("shuffle", "gzip", "lzf", ...).
   std::vector<std::string> filters;
+  /// Virtual datasets: every source mapping, in the order HDF5 stores them.
+  std::vector<H5VirtualSource> virtual_sources;
   /// Names of the attributes attached to this object.
   std::vector<std::string> attributes;
   /// Set when libhdf5 cannot open the object (a format version newer than
@@ -58,7 +76,12 @@ struct H5Object {
 /// strings as text ("<U<n>", n the longest string). LZF (filter 32000) is
 /// built in. Datasets stay open (with HDF5's chunk cache) for the life of
 /// the object, so repeated row reads are cheap; uncompressed contiguous
-/// datasets are read with one pread() straight from the file. Safe to use
+/// datasets are read with one pread() straight from the file. Virtual
+/// datasets (VDS, e.g. the master file of a sharded pack) read through their
+/// source files, found relative to this file's folder whatever the working
+/// directory; before a virtual dataset's first read every source file is
+/// checked, so that a missing shard is an IOError naming it rather than
+/// HDF5's silent fill value. Safe to use
 /// from several threads: HDF5 itself is built thread-safe and ndbridge's
 /// own state is guarded.
 class H5File {
