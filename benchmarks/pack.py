@@ -198,19 +198,24 @@ def main() -> None:
     print()
     for line in speedups:
         print(line)
-    cpu = platform.processor()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     print(
         f"\n{args.size}x{args.size} RGB JPEGs, quality 90, 10 class folders; uncompressed output; "
         f"peak memory = proportional set size (PSS) of the process and all its children, "
         "sampled every 20 ms; images/s = median of the runs."
     )
-    print(
-        f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}, "
-        f"Python {platform.python_version()}, numpy {np.__version__}."
+    print(f"Machine: {machine()}.")
+
+
+def machine() -> str:
+    """The CPU model, core count, kernel, Python and numpy, for the table's footer."""
+    cpu = platform.processor()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return (
+        f"{cpu}, {os.cpu_count()} cores, Linux {platform.release()}, "
+        f"Python {platform.python_version()}, numpy {np.__version__}"
     )
 
 

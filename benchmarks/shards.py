@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -29,7 +27,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from pack import make_images, measure  # benchmarks/pack.py, beside this script
+from pack import machine, make_images, measure  # benchmarks/pack.py, beside this script
 
 
 def pack_command(folder: Path, out: Path, *extra: str) -> list[str]:
@@ -104,20 +102,13 @@ def main() -> None:
     for case, workers, shard_count, count, seconds in rows:
         print(f"| {case} | {workers} | {shard_count} | {count} | {seconds:.2f} | "
               f"{count / seconds:.0f} |")  # fmt: skip
-    cpu = platform.processor()
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
     print(
         f"\n{args.size}x{args.size} RGB JPEGs, quality 90, 10 class folders; uncompressed .h5; "
         "each run a fresh process (Python start-up and imports included); Dask clusters "
         "started before the timing."
     )
     print(
-        f"Machine: {cpu}, {os.cpu_count()} cores, Linux {platform.release()}, "
-        f"Python {platform.python_version()}, numpy {np.__version__}, "
-        f"dask {distributed.__version__}. {time.strftime('%Y-%m-%d')}."
+        f"Machine: {machine()}, dask {distributed.__version__}. {time.strftime('%Y-%m-%d')}."
     )
 
 
