@@ -366,36 +366,33 @@ struct H5File::State {
   // Rows [start, stop) of `d`, or all of a scalar when `scalar`.
   Array read(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
              std::uint64_t stop, bool scalar) const;
+  // The same, of a dataset with a fixed-size dtype, into `buffer`, which
+  // holds exactly those elements.
+  void read_into(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
+                 std::uint64_t stop, bool scalar, std::byte* buffer) const;
+  // The shape of rows [start, stop) (the whole shape when `scalar`); throws
+  // UsageError for a range outside the first axis.
+  Shape row_shape(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
+                  std::uint64_t stop, bool scalar) const;
+  // The dataspace of `d` with rows [start, stop) selected (all when `scalar`).
+  Handle row_selection(const OpenDataset& d, std::uint64_t start, std::uint64_t stop, bool scalar,
+                       const Shape& shape, const std::string& what) const;
 };
 
 Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
                           std::uint64_t start, std::uint64_t stop, bool scalar) const {
-  const std::string what = name + ": dataset " + object_name(dataset_name);
-  Shape shape = d.shape;
-  if (!scalar) {
-    check_row_range(shape, start, stop, what);
-    shape[0] = stop - start;
-  }
-  if (d.raw_offset && d.info.dtype) {
-    Array out = Array::uninitialized(*d.info.dtype, shape);
-    if (out.nbytes() == 0) return out;
-    const std::uint64_t row_bytes = d.shape.empty() ? 0 : out.nbytes() / (stop - start);
-    const std::uint64_t offset = *d.raw_offset + start * row_bytes;
-    const std::size_t got = raw.read_at_parallel(out.mutable_bytes(), static_cast<std::size_t>(out.nbytes()), offset);
-    if (got != out.nbytes()) {
-      throw FormatError(what + ": the file ends inside the dataset's data (truncated file)");
-    }
+  if (d.info.dtype) {
+    Shape shape = row_shape(d, dataset_name, start, stop, scalar);
+    Array out = Array::uninitialized(*d.info.dtype, std::move(shape));
+    if (out.nbytes() != 0) read_into(d, dataset_name, start, stop, scalar, out.mutable_bytes());
     return out;
   }
+  // Variable-length strings (their width is known once read), or a type
+  // read_elements refuses with the reason.
+  const std::string what = name + ": dataset " + object_name(dataset_name);
+  const Shape shape = row_shape(d, dataset_name, start, stop, scalar);
   const detail::QuietErrors quiet;
-  const Handle space = own(H5Dget_space(d.dataset.get()), what + ": cannot read the dataspace");
-  if (!scalar && !d.is_null && stop > start) {
-    std::vector<hsize_t> offset(shape.size(), 0), count(shape.begin(), shape.end());
-    offset[0] = start;
-    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(),
-                              nullptr),
-          what + ": cannot select rows");
-  }
+  const Handle space = row_selection(d, start, stop, scalar, shape, what);
   const hid_t dset = d.dataset.get();
   const hid_t file_space = d.is_null ? H5S_ALL : space.get();
   return read_elements(d.type.get(), d.info, shape,
@@ -403,6 +400,59 @@ Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
                          return H5Dread(dset, mem_type, mem_space, file_space, H5P_DEFAULT, buffer);
                        },
                        what);
+}
+
+Shape H5File::State::row_shape(const OpenDataset& d, const std::string& dataset_name,
+                               std::uint64_t start, std::uint64_t stop, bool scalar) const {
+  Shape shape = d.shape;
+  if (scalar) return shape;
+  if (shape.empty() || start > stop || stop > shape[0]) {
+    check_row_range(shape, start, stop, name + ": dataset " + object_name(dataset_name));
+  }
+  shape[0] = stop - start;
+  return shape;
+}
+
+Handle H5File::State::row_selection(const OpenDataset& d, std::uint64_t start, std::uint64_t stop,
+                                    bool scalar, const Shape& shape, const std::string& what) const {
+  Handle space = own(H5Dget_space(d.dataset.get()), what + ": cannot read the dataspace");
+  if (!scalar && !d.is_null && stop > start) {
+    std::vector<hsize_t> offset(shape.size(), 0), count(shape.begin(), shape.end());
+    offset[0] = start;
+    check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(),
+                              nullptr),
+          what + ": cannot select rows");
+  }
+  return space;
+}
+
+void H5File::State::read_into(const OpenDataset& d, const std::string& dataset_name,
+                              std::uint64_t start, std::uint64_t stop, bool scalar,
+                              std::byte* buffer) const {
+  const Shape shape = row_shape(d, dataset_name, start, stop, scalar);
+  const std::uint64_t nbytes = checked_element_count(shape, d.info.dtype->itemsize(), name) *
+                               d.info.dtype->itemsize();
+  if (nbytes == 0) return;
+  if (d.raw_offset) {
+    // The elements lie in the file as they are: one pread, no HDF5 call. The
+    // message is built only on failure, as small row reads are a hot path.
+    const std::uint64_t row_bytes = scalar || d.shape.empty() ? 0 : nbytes / (stop - start);
+    const std::size_t got = raw.read_at_parallel(buffer, static_cast<std::size_t>(nbytes),
+                                                 *d.raw_offset + start * row_bytes);
+    if (got != nbytes) {
+      throw FormatError(name + ": dataset " + object_name(dataset_name) +
+                        ": the file ends inside the dataset's data (truncated file)");
+    }
+    return;
+  }
+  const std::string what = name + ": dataset " + object_name(dataset_name);
+  const detail::QuietErrors quiet;
+  const Handle space = row_selection(d, start, stop, scalar, shape, what);
+  const Handle mem_space = memory_space(shape, what);
+  const Handle mem_type = detail::h5_memory_type(d.type.get(), d.info);
+  check(H5Dread(d.dataset.get(), mem_type.get(), mem_space.get(), d.is_null ? H5S_ALL : space.get(),
+                H5P_DEFAULT, buffer),
+        what + ": cannot read");
 }
 
 const OpenDataset& H5File::State::dataset(const std::string& dataset_name) {
@@ -526,6 +576,30 @@ Array H5File::read(const std::string& dataset) const {
 Array H5File::read_rows(const std::string& dataset, std::uint64_t start, std::uint64_t stop) const {
   const OpenDataset& d = state_->dataset(dataset);
   return state_->read(d, dataset, start, stop, false);
+}
+
+H5ReadInfo H5File::read_info(const std::string& dataset) const {
+  const OpenDataset& d = state_->dataset(dataset);
+  return H5ReadInfo{d.info.dtype, d.shape};
+}
+
+void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop,
+                            void* buffer, std::uint64_t size) const {
+  const OpenDataset& d = state_->dataset(dataset);
+  if (!d.info.dtype) {
+    throw UsageError(state_->name + ": dataset " + object_name(dataset) + " holds " +
+                     d.info.description + " elements, which have no fixed size to read into a buffer");
+  }
+  const Shape shape = state_->row_shape(d, dataset, start, stop, false);
+  const std::uint64_t nbytes =
+      checked_element_count(shape, d.info.dtype->itemsize(), state_->name) * d.info.dtype->itemsize();
+  if (size != nbytes) {
+    throw UsageError(state_->name + ": dataset " + object_name(dataset) + ": rows [" +
+                     std::to_string(start) + ", " + std::to_string(stop) + ") take " +
+                     std::to_string(nbytes) + " bytes, not the " + std::to_string(size) +
+                     " bytes given");
+  }
+  state_->read_into(d, dataset, start, stop, false, static_cast<std::byte*>(buffer));
 }
 
 std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string& object) const {

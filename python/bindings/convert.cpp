@@ -10,8 +10,6 @@ namespace py = pybind11;
 
 namespace ndbridge::python {
 
-namespace {
-
 py::dtype numpy_dtype(const DType& dtype) {
   // np.dtype("<U7") etc.: numpy's own parser, not pybind11's buffer-format
   // one. Parsing costs about a microsecond, which small row reads notice, so
@@ -26,8 +24,6 @@ py::dtype numpy_dtype(const DType& dtype) {
   }
   return found->second;
 }
-
-}  // namespace
 
 py::array to_numpy(const ArrayView& view, py::object owner, bool writable) {
   std::vector<py::ssize_t> shape(view.shape().begin(), view.shape().end());

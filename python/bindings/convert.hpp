@@ -13,6 +13,10 @@ namespace ndbridge::python {
 /// How messages name a file: 'path', as the C++ library does.
 inline std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
+/// numpy's dtype for `dtype`, built by numpy from DType::descr() (the
+/// mapping has one home) and cached per descr.
+pybind11::dtype numpy_dtype(const DType& dtype);
+
 /// Hands an Array to numpy without copying: the ndarray keeps it alive. The
 /// dtype is built by numpy from DType::descr(), so the mapping has one home.
 pybind11::array to_numpy(Array&& array);

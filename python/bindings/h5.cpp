@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -80,10 +81,17 @@ class OpenH5 {
     if (!file_) throw UsageError("this HDF5 file is closed");
     return *file_;
   }
-  void close() { file_.reset(); }
+  // read_info() of each dataset read so far, kept here (under the GIL) so
+  // that a small row read releases the GIL once, for the read itself.
+  const H5ReadInfo& info(const std::string& dataset);
+  void close() {
+    file_.reset();
+    infos_.clear();
+  }
 
  private:
   std::optional<H5File> file_;
+  std::unordered_map<std::string, H5ReadInfo> infos_;
 };
 
 py::list list_objects(H5File& file) {
@@ -112,6 +120,38 @@ py::array read_dataset_rows(H5File& file, const std::string& dataset, std::uint6
     return file.read_rows(dataset, start, stop);
   }();
   return to_numpy(std::move(array));
+}
+
+// Rows of a dataset with a fixed-size dtype go straight into a new numpy
+// array: no intermediate Array, capsule or second allocation, which small
+// row reads notice. Anything else (variable-length strings, bad ranges,
+// which then raise the library's own error) takes read_dataset_rows.
+py::array read_rows_to_numpy(H5File& file, const std::string& dataset, std::uint64_t start,
+                             std::uint64_t stop, const H5ReadInfo& info) {
+  if (!info.dtype || info.shape.empty() || start > stop || stop > info.shape[0]) {
+    return read_dataset_rows(file, dataset, start, stop);
+  }
+  std::vector<py::ssize_t> shape(info.shape.begin(), info.shape.end());
+  shape[0] = static_cast<py::ssize_t>(stop - start);
+  py::array out(numpy_dtype(*info.dtype), std::move(shape));
+  void* buffer = out.mutable_data();
+  const auto size = static_cast<std::uint64_t>(out.nbytes());
+  {
+    py::gil_scoped_release release;
+    file.read_rows_into(dataset, start, stop, buffer, size);
+  }
+  return out;
+}
+
+H5ReadInfo read_info(H5File& file, const std::string& dataset) {
+  py::gil_scoped_release release;
+  return file.read_info(dataset);
+}
+
+const H5ReadInfo& OpenH5::info(const std::string& dataset) {
+  auto found = infos_.find(dataset);
+  if (found == infos_.end()) found = infos_.emplace(dataset, read_info(file(), dataset)).first;
+  return found->second;
 }
 
 py::dict read_attributes(H5File& file, const std::string& object) {
@@ -182,13 +222,13 @@ void register_h5(py::module_& m) {
           [](OpenH5& f, const std::string& d, const py::object& rows) {
             if (rows.is_none()) return read_dataset(f.file(), d);
             const auto [start, stop] = row_range(rows);
-            return read_dataset_rows(f.file(), d, start, stop);
+            return read_rows_to_numpy(f.file(), d, start, stop, f.info(d));
           },
           py::arg("dataset"), py::kw_only(), py::arg("rows") = py::none(),
           "A whole dataset, or rows (start, stop) of it, as read_h5 reads them.")
       .def("read_rows",
            [](OpenH5& f, const std::string& d, std::uint64_t start, std::uint64_t stop) {
-             return read_dataset_rows(f.file(), d, start, stop);
+             return read_rows_to_numpy(f.file(), d, start, stop, f.info(d));
            },
            py::arg("dataset"), py::arg("start"), py::arg("stop"))
       .def("attributes", [](OpenH5& f, const std::string& o) { return read_attributes(f.file(), o); },
@@ -213,7 +253,7 @@ void register_h5(py::module_& m) {
       [](const std::filesystem::path& path, const std::string& dataset, std::uint64_t start,
          std::uint64_t stop) {
         H5File file = open_file(path);
-        return read_dataset_rows(file, dataset, start, stop);
+        return read_rows_to_numpy(file, dataset, start, stop, read_info(file, dataset));
       },
       py::arg("path"), py::arg("dataset"), py::arg("start"), py::arg("stop"));
   m.def(

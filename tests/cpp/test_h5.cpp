@@ -420,6 +420,54 @@ TEST_F(H5Test, ReadRowsAcrossChunks) {
   }
 }
 
+TEST_F(H5Test, ReadRowsIntoCallerMemory) {
+  const DType dtype = DType::from_descr(">i8");
+  const Shape shape{100, 3};
+  const std::vector<std::byte> data = compressible(dtype, count(shape));
+  {
+    H5Writer writer(path("into.h5"));
+    writer.write("contiguous", ArrayView::contiguous(data.data(), dtype, shape));
+    writer.write("gzip", ArrayView::contiguous(data.data(), dtype, shape), chunked({13, 3}, "gzip", true));
+    const std::vector<std::u32string> texts{U"a", U"bc"};
+    const std::vector<char32_t> cells = ucs4(texts, 2);
+    writer.write("text", ArrayView::contiguous(cells.data(), DType::from_descr("<U2"), {2}));
+    const double scalar = 2.5;
+    writer.write("scalar", ArrayView::contiguous(&scalar, DType::of<double>(), {}));
+    writer.commit();
+  }
+  const H5File file = H5File::open(path("into.h5"));
+  const std::size_t row = 3 * 8;
+  for (const char* name : {"contiguous", "gzip"}) {
+    SCOPED_TRACE(name);
+    const ndbridge::H5ReadInfo info = file.read_info(name);
+    ASSERT_TRUE(info.dtype.has_value());
+    EXPECT_EQ(info.dtype->descr(), ">i8");
+    EXPECT_EQ(info.shape, shape);
+    // One buffer, reused for every batch, as inference code would.
+    std::vector<std::byte> batch(10 * row, std::byte{0x5a});
+    for (std::uint64_t start : {0, 10, 45, 90}) {
+      file.read_rows_into(name, start, start + 10, batch.data(), batch.size());
+      EXPECT_EQ(bytes_of(batch), bytes_of(data).substr(start * row, 10 * row)) << start;
+    }
+    file.read_rows_into(name, 7, 7, nullptr, 0);  // nothing to read, nothing touched
+    EXPECT_THROW(file.read_rows_into(name, 0, 10, batch.data(), batch.size() - 1), ndbridge::UsageError);
+    EXPECT_THROW(file.read_rows_into(name, 0, 11, batch.data(), batch.size()), ndbridge::UsageError);
+    EXPECT_THROW(file.read_rows_into(name, 95, 105, batch.data(), batch.size()), ndbridge::UsageError);
+  }
+  // Variable-length strings have no fixed size to read into.
+  EXPECT_FALSE(file.read_info("text").dtype.has_value());
+  std::vector<std::byte> cells(64);
+  try {
+    file.read_rows_into("text", 0, 1, cells.data(), cells.size());
+    FAIL() << "read_rows_into accepted variable-length strings";
+  } catch (const ndbridge::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("into.h5"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(file.read_info("scalar").shape.empty());
+  EXPECT_THROW(file.read_rows_into("scalar", 0, 1, cells.data(), 8), ndbridge::UsageError);
+  EXPECT_THROW(file.read_info("missing"), ndbridge::NotFoundError);
+}
+
 TEST_F(H5Test, AppendKeepsExistingDatasets) {
   const std::int32_t first[3] = {1, 2, 3};
   const double second[2] = {4.5, 5.5};

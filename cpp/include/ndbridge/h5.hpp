@@ -69,6 +69,15 @@ struct H5Object {
   std::string error;
 };
 
+/// What reading a dataset gives, known without reading it.
+struct H5ReadInfo {
+  /// The element type read() returns; nothing when ndbridge cannot read the
+  /// type, or when its size is known only once read (variable-length strings).
+  std::optional<DType> dtype;
+  /// The shape read() returns: empty for a scalar, {0} for a null dataspace.
+  Shape shape;
+};
+
 /// An HDF5 file opened read-only. Reading dispatches on the HDF5 type class
 /// and gives the same elements h5py gives: every integer and float in either
 /// byte order, float16, h5py's bool enum as bool, h5py's {r, i} compound as
@@ -108,6 +117,17 @@ class H5File {
   Array read(const std::string& dataset) const;
   /// Reads rows [start, stop) along the first axis.
   Array read_rows(const std::string& dataset, std::uint64_t start, std::uint64_t stop) const;
+  /// The element type and shape read() would give, without reading. Throws
+  /// as read() does for a missing or unopenable dataset.
+  H5ReadInfo read_info(const std::string& dataset) const;
+  /// Reads rows [start, stop) into `buffer`, in C order and in the dtype
+  /// read_info() gives, without allocating: for callers that own their
+  /// memory (a batch buffer reused for every batch, a numpy array). `size`
+  /// must be exactly the bytes those rows take. Throws UsageError when it is
+  /// not, or when the dataset has no fixed-size dtype (variable-length
+  /// strings: use read_rows()); otherwise as read_rows().
+  void read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop,
+                      void* buffer, std::uint64_t size) const;
   /// The attributes of a group or dataset, in name order; scalars are 0-d.
   std::vector<std::pair<std::string, Array>> attributes(const std::string& object) const;
 
