@@ -138,15 +138,18 @@ int run(const Options& o) {
   std::printf("%s: %" PRIu64 " images of %" PRIu64 "x%" PRIu64 "x%" PRIu64 ", batch %" PRIu64 "\n",
               o.dataset.c_str(), count, height, width, channels, o.batch);
   std::vector<float> tensor;
+  // One pixel buffer for every batch: read_rows_into fills it in place.
+  std::vector<std::uint8_t> pixels;
   Checksum total;
   std::int64_t label_total = 0;
   double read_seconds = 0, convert_seconds = 0;
   for (std::uint64_t start = 0, b = 0; start < count; start += o.batch, ++b) {
     const std::uint64_t stop = std::min(count, start + o.batch);
     const auto t0 = clock::now();
-    const ndbridge::Array images = file.read_rows(o.dataset, start, stop);
+    pixels.resize(static_cast<std::size_t>((stop - start) * height * width * channels));
+    file.read_rows_into(o.dataset, start, stop, pixels.data(), pixels.size());
     const auto t1 = clock::now();
-    to_chw(images.data<std::uint8_t>(), stop - start, height, width, channels, mean, std, tensor);
+    to_chw(pixels.data(), stop - start, height, width, channels, mean, std, tensor);
     const auto t2 = clock::now();
     read_seconds += std::chrono::duration<double>(t1 - t0).count();
     convert_seconds += std::chrono::duration<double>(t2 - t1).count();
