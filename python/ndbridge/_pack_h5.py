@@ -14,8 +14,9 @@ Layout (every dataset readable by h5py and by ndbridge's C++ reader):
   ``options`` (JSON), ``store``, ``count``, ``format`` = "ndbridge-pack/1".
 
 While packing, the file lives at ``OUT.partial`` with ``ndbridge_consumed``
-(source files handled so far) updated after every batch, which is what
-``--resume`` continues from.
+(source files handled so far), ``ndbridge_last`` (the last of them) and the
+row counts updated at every checkpoint, which is what ``--resume`` continues
+from.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class H5Sink:
         self.store = options["store"]
         self._checkpointed = time.monotonic()
         self._adding = False
+        self.last_consumed: str | None = None
         if resume and self.partial.exists():
             self.file = self._reopen(meta, classes)
             self.resumed = True
@@ -104,7 +106,12 @@ class H5Sink:
                 _append(offsets, [0])
                 _appendable(self.file, "shapes", np.int64, row=(3,))
             self.file.flush()
-        self.consumed = int(self.file.attrs["ndbridge_consumed"])
+        attrs = self.file.attrs
+        # A partial file without progress attributes was finished but not
+        # yet renamed when the run stopped: every file it counts was handled.
+        self.consumed = int(attrs.get("ndbridge_consumed", self.count + self.skipped_count))
+        last = attrs.get("ndbridge_last")
+        self.last_consumed = last.decode() if isinstance(last, bytes) else last
 
     def _reopen(self, meta: dict[str, Any], classes: list[str]) -> h5py.File:
         try:
@@ -172,8 +179,11 @@ class H5Sink:
             chunks=(1, *first.shape), **kwargs,
         )  # fmt: skip
 
-    def add(self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int) -> None:
-        """Append a batch, then record that ``consumed`` source files are done."""
+    def add(
+        self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int, last: str
+    ) -> None:
+        """Append a batch, then record that ``consumed`` source files are done,
+        ``last`` the last of them."""
         self._adding = True
         f = self.file
         if good:
@@ -207,6 +217,7 @@ class H5Sink:
             _append(f["skipped/paths"], [p for p, _ in skipped])
             _append(f["skipped/reasons"], [r for _, r in skipped])
         self.consumed = consumed
+        self.last_consumed = last
         self._adding = False
         # A checkpoint (what --resume trusts) at most once a second: flushing
         # HDF5's metadata after every batch costs the packer real time.
@@ -216,6 +227,8 @@ class H5Sink:
     def _checkpoint(self) -> None:
         f = self.file
         f.attrs["ndbridge_consumed"] = self.consumed
+        if self.last_consumed is not None:
+            f.attrs["ndbridge_last"] = self.last_consumed
         f.attrs["ndbridge_written"] = self.count
         f.attrs["ndbridge_skipped"] = self.skipped_count
         f.flush()
@@ -239,8 +252,9 @@ class H5Sink:
     def finish(self) -> Path:
         """Mark the file complete, flush it to disk and rename it to its final name."""
         self.file.attrs["count"] = self.count
-        for key in ("ndbridge_consumed", "ndbridge_written", "ndbridge_skipped"):
-            del self.file.attrs[key]
+        for key in ("ndbridge_consumed", "ndbridge_last", "ndbridge_written", "ndbridge_skipped"):
+            if key in self.file.attrs:
+                del self.file.attrs[key]
         self.file.close()
         fd = os.open(self.partial, os.O_RDONLY)
         try:
@@ -253,9 +267,19 @@ class H5Sink:
     def close(self) -> None:
         """Close without finishing: the partial file, checkpointed, stays for --resume."""
         if self.file.id.valid:
-            if not self._adding:  # a batch cut short is left to the last checkpoint
-                self._checkpoint()
-            self.file.close()
+            try:
+                if not self._adding:  # a batch cut short is left to the last checkpoint
+                    self._checkpoint()
+            finally:
+                self.file.close()
+
+    def resumable(self) -> bool:
+        """Whether --resume could continue from the partial file as it is on disk."""
+        try:
+            with h5py.File(self.partial, "r") as f:
+                return "ndbridge_consumed" in f.attrs
+        except (OSError, RuntimeError):
+            return False
 
     def discard(self) -> None:
         """Close and delete the partial file (a failed run that cannot resume)."""
