@@ -237,7 +237,13 @@ void require_in_file(const Shape& shape, std::size_t element_size, std::uint64_t
 // reserved filter 0, copies past the end of its own chunk buffer.
 void check_chunk_layout(hid_t dcpl, hid_t space, const std::string& what) {
   const int rank = H5Sget_simple_extent_ndims(space);
-  if (rank <= 0) return;
+  if (rank < 0) detail::throw_h5(what + ": cannot read the dataspace");
+  if (rank == 0) {
+    // A scalar cannot be chunked; 1.10 reads one as chunks over whatever
+    // extent the chunk dimensions suggest, building a record per chunk
+    // until memory runs out.
+    throw FormatError(what + " is a scalar stored in chunks (damaged layout)");
+  }
   std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), maxdims(dims.size());
   check(H5Sget_simple_extent_dims(space, dims.data(), maxdims.data()), what + ": cannot read the dataspace");
   std::vector<hsize_t> chunk(dims.size() + 1);
