@@ -1,5 +1,6 @@
 // .npy from strangers: the header parser, whole and row reads from a stream,
-// and the path readers (read, rows, memory map) on the same bytes.
+// and the path readers (read, rows, memory map of the file and of rows) on
+// the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
@@ -52,7 +53,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const ndbridge::Array mapped = ndbridge::map_npy(path);
     sink = sink + checksum(mapped);
     if (!mapped.shape().empty() && mapped.shape()[0] > 0) {
+      const std::uint64_t rows = mapped.shape()[0];
       sink = sink + checksum(ndbridge::read_npy_rows(path, 0, 1));
+      sink = sink + checksum(ndbridge::map_npy_rows(path, rows / 2, rows));
+      sink = sink + checksum(ndbridge::map_npy_rows(path, rows - 1, rows));
     }
   } catch (const ndbridge::Error&) {
   }

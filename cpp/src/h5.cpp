@@ -1,17 +1,21 @@
 #include "ndbridge/h5.hpp"
 
 #include <hdf5.h>
+#include <sys/resource.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "detail/allocate.hpp"
 #include "detail/atomic_output.hpp"
 #include "detail/file.hpp"
 #include "detail/gather.hpp"
@@ -209,7 +213,7 @@ Array read_elements(hid_t file_type, const detail::H5TypeInfo& info, const Shape
     return read_vlen_strings(
         shape, space.get(), [&](hid_t t, void* buf) { return read(t, space.get(), buf); }, what);
   }
-  Array out = Array::uninitialized(*info.dtype, shape);
+  Array out = detail::allocate_for(*info.dtype, shape, false, what);
   if (out.size() == 0) return out;
   const Handle mem_type = detail::h5_memory_type(file_type, info);
   check(read(mem_type.get(), space.get(), out.mutable_bytes()), what + ": cannot read");
@@ -225,6 +229,47 @@ void require_in_file(const Shape& shape, std::size_t element_size, std::uint64_t
     throw FormatError(what + " declares " + std::to_string(elements) + " elements of " +
                       std::to_string(element_size) + " bytes, more than the file (" +
                       std::to_string(file_size) + " bytes) can hold");
+  }
+}
+
+// What HDF5 itself refuses when a chunked dataset is created, checked again
+// when one is read: libhdf5 1.10 does not, and reading a dataset whose
+// chunks are larger than its fixed extent, or whose pipeline names the
+// reserved filter 0, copies past the end of its own chunk buffer.
+void check_chunk_layout(hid_t dcpl, hid_t space, const std::string& what) {
+  const int rank = H5Sget_simple_extent_ndims(space);
+  if (rank < 0) detail::throw_h5(what + ": cannot read the dataspace");
+  if (rank == 0) {
+    // A scalar cannot be chunked; 1.10 reads one as chunks over whatever
+    // extent the chunk dimensions suggest, building a record per chunk
+    // until memory runs out.
+    throw FormatError(what + " is a scalar stored in chunks (damaged layout)");
+  }
+  std::vector<hsize_t> dims(static_cast<std::size_t>(rank)), maxdims(dims.size());
+  check(H5Sget_simple_extent_dims(space, dims.data(), maxdims.data()), what + ": cannot read the dataspace");
+  std::vector<hsize_t> chunk(dims.size() + 1);
+  const int chunk_rank = H5Pget_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+  if (chunk_rank != rank) {
+    throw FormatError(what + " has " + std::to_string(rank) + " dimensions but chunks of " +
+                      std::to_string(chunk_rank) + " (damaged layout)");
+  }
+  for (std::size_t k = 0; k < dims.size(); ++k) {
+    if (chunk[k] == 0 || (maxdims[k] != H5S_UNLIMITED && chunk[k] > maxdims[k])) {
+      throw FormatError(what + ": chunk dimension " + std::to_string(k) + " is " + std::to_string(chunk[k]) +
+                        ", outside 1.." + std::to_string(maxdims[k]) +
+                        " of the dataset's fixed extent (damaged layout)");
+    }
+  }
+  const int filters = H5Pget_nfilters(dcpl);
+  for (int k = 0; k < filters; ++k) {
+    unsigned flags = 0;
+    std::size_t count = 0;
+    const H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(k), &flags, &count, nullptr, 0,
+                                           nullptr, nullptr);
+    if (id <= 0) {
+      throw FormatError(what + ": filter " + std::to_string(k) + " of its pipeline has the reserved id " +
+                        std::to_string(id) + " (damaged filter pipeline)");
+    }
   }
 }
 
@@ -318,19 +363,81 @@ H5Object describe_or_flag(hid_t file, const std::string& path, const std::string
 // HDF5's walk go round for ever, growing as it goes, so the walk stops here.
 constexpr std::size_t kMaxLinks = 1'000'000;
 
-struct LinkList {
-  std::vector<std::pair<std::string, H5L_type_t>> links;
-  bool too_many = false;
-};
+using Links = std::vector<std::pair<std::string, H5L_type_t>>;
 
 herr_t collect_link(hid_t, const char* name, const H5L_info_t* info, void* data) {
-  auto* list = static_cast<LinkList*>(data);
-  if (list->links.size() >= kMaxLinks) {
-    list->too_many = true;
-    return 1;  // stop walking
-  }
-  list->links.emplace_back(name, info->type);
+  auto* links = static_cast<Links*>(data);
+  if (links->size() >= kMaxLinks) return 1;  // stop: the caller reports it
+  links->emplace_back(name, info->type);
   return 0;
+}
+
+// The links of one group, in name order.
+Links group_links(hid_t file, const std::string& group, const std::string& name) {
+  const Handle g = own(H5Gopen2(file, group.c_str(), H5P_DEFAULT),
+                       name + ": cannot open " + object_name(group));
+  Links links;
+  check(H5Literate(g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_link, &links),
+        name + ": cannot walk " + object_name(group));
+  return links;
+}
+
+// Whether a hard link leads to a group, and that group's identity in the
+// file (its header address), to tell a group seen before.
+std::optional<std::string> group_identity(hid_t file, const std::string& path, const std::string& name) {
+  const std::string what = name + ": cannot look up " + object_name(path);
+#if H5_VERSION_GE(1, 12, 0)
+  H5O_info2_t info{};
+  check(H5Oget_info_by_name3(file, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), what);
+  if (info.type != H5O_TYPE_GROUP) return std::nullopt;
+  return std::string(reinterpret_cast<const char*>(&info.token), sizeof info.token);
+#else
+  H5O_info_t info{};
+  check(H5Oget_info_by_name2(file, path.c_str(), &info, H5O_INFO_BASIC, H5P_DEFAULT), what);
+  if (info.type != H5O_TYPE_GROUP) return std::nullopt;
+  return std::to_string(info.addr);
+#endif
+}
+
+// Every link under the root, depth first and in name order within each
+// group (H5Lvisit's order), as paths relative to the root. The walk is ours,
+// not H5Lvisit's: libhdf5 1.10 recurses into subgroups and only notices a
+// group it has seen when the group has several links to it, so a damaged
+// file whose group contains itself overflowed the stack inside HDF5. Here
+// every group is entered once, whatever its link count, and nothing
+// recurses.
+Links walk_links(hid_t file, const std::string& name) {
+  struct Frame {
+    std::string prefix;
+    Links links;
+    std::size_t next = 0;
+  };
+  std::set<std::string> seen;
+  if (auto root = group_identity(file, "/", name)) seen.insert(*root);
+  Links out;
+  std::vector<Frame> stack;
+  stack.push_back({"", group_links(file, "/", name)});
+  while (!stack.empty()) {
+    if (stack.back().next == stack.back().links.size()) {
+      stack.pop_back();
+      continue;
+    }
+    Frame& frame = stack.back();
+    const auto& [link, type] = frame.links[frame.next++];
+    std::string path = frame.prefix + link;
+    if (out.size() >= kMaxLinks || frame.links.size() >= kMaxLinks) {
+      throw FormatError(name + ": more than " + std::to_string(kMaxLinks) +
+                        " links, which means a damaged group structure that loops");
+    }
+    out.emplace_back(path, type);
+    if (type != H5L_TYPE_HARD) continue;
+    const auto group = group_identity(file, "/" + path, name);
+    if (group && seen.insert(*group).second) {
+      Links children = group_links(file, "/" + path, name);
+      stack.push_back({path + "/", std::move(children)});  // `frame` is not used after this
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -383,7 +490,8 @@ Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
                           std::uint64_t start, std::uint64_t stop, bool scalar) const {
   if (d.info.dtype) {
     Shape shape = row_shape(d, dataset_name, start, stop, scalar);
-    Array out = Array::uninitialized(*d.info.dtype, std::move(shape));
+    Array out = detail::allocate_for(*d.info.dtype, shape, false,
+                                     name + ": dataset " + object_name(dataset_name));
     if (out.nbytes() != 0) read_into(d, dataset_name, start, stop, scalar, out.mutable_bytes());
     return out;
   }
@@ -489,6 +597,7 @@ const OpenDataset& H5File::State::dataset(const std::string& dataset_name) {
                         "type need " + std::to_string(expected) + " (damaged layout)");
     }
   }
+  if (layout == H5D_CHUNKED && !d->is_null) check_chunk_layout(dcpl.get(), space.get(), what);
   if (d->info.dtype && !d->is_null && layout == H5D_CONTIGUOUS &&
       H5Pget_nfilters(dcpl.get()) == 0 && H5Pget_external_count(dcpl.get()) == 0 &&
       offset != HADDR_UNDEF && H5Tget_size(d->type.get()) == d->info.dtype->itemsize()) {
@@ -540,14 +649,7 @@ std::vector<H5Object> H5File::list() const {
     const Handle root = own(H5Oopen(id, "/", H5P_DEFAULT), name + ": cannot open the root group");
     out.push_back(describe(root.get(), "/", name, state_->origin));
   }
-  LinkList links;
-  check(H5Lvisit(id, H5_INDEX_NAME, H5_ITER_INC, collect_link, &links),
-        name + ": cannot walk the file");
-  if (links.too_many) {
-    throw FormatError(name + ": more than " + std::to_string(kMaxLinks) +
-                      " links, which means a damaged group structure that loops");
-  }
-  for (const auto& [link, type] : links.links) {
+  for (const auto& [link, type] : walk_links(id, name)) {
     const std::string path = "/" + link;
     if (type == H5L_TYPE_HARD) {
       out.push_back(describe_or_flag(id, path, name, state_->origin));
@@ -717,6 +819,27 @@ Shape automatic_chunks(const ArrayView& data) {
   return chunks;
 }
 
+// libhdf5 before 1.14.1 cannot recover from a file it may not extend: once
+// a write fails with EFBIG, closing the file fails too, leaves a dangling
+// identifier behind, and the process crashes in HDF5's exit handler
+// (HDFFV-11052). So data that would take the file past the file-size limit
+// (RLIMIT_FSIZE) is refused before HDF5 allocates any of it. Compressed data
+// is counted at its full size: the limit is a hard wall, a guess is not.
+void check_size_limit(hid_t file, std::uint64_t data_bytes, const std::string& what) {
+  struct rlimit limit {};
+  if (::getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) return;
+  hsize_t size = 0;
+  check(H5Fget_filesize(file, &size), what + ": cannot get the file size");
+  // Room for the object header, chunk index and other metadata it brings.
+  const std::uint64_t needed = size + data_bytes + data_bytes / 64 + (std::uint64_t{64} << 10);
+  if (needed > limit.rlim_cur) {
+    throw IOError(what + ": cannot write " + std::to_string(data_bytes) +
+                      " bytes: the file would pass the file-size limit (RLIMIT_FSIZE) of " +
+                      std::to_string(limit.rlim_cur) + " bytes: " + std::strerror(EFBIG),
+                  EFBIG);
+  }
+}
+
 }  // namespace
 
 H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
@@ -807,6 +930,7 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
     }
     if (options.fletcher32) check(H5Pset_fletcher32(dcpl.get()), what + ": cannot add fletcher32");
   }
+  check_size_limit(file, data.nbytes(), what);
   const Handle dset = own(H5Dcreate2(file, name.c_str(), type.get(), space.get(), lcpl.get(),
                                      dcpl.get(), H5P_DEFAULT),
                           what + ": cannot create");

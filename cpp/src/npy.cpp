@@ -102,6 +102,24 @@ Array map_npy(const std::filesystem::path& path) {
   return Array(h.dtype, h.shape, h.fortran_order, std::move(mapping), data, false);
 }
 
+Array map_npy_rows(const std::filesystem::path& path, std::uint64_t start, std::uint64_t stop) {
+  const File file = File::open_read(path);
+  FileSource src(file);
+  std::vector<std::byte> head;
+  const NpyHeader h = detail::read_header(src, head, false);
+  detail::check_complete(src, h);
+  check_row_range(h.shape, start, stop, file.name());
+  if (h.fortran_order && h.shape.size() > 1) return detail::read_rows(src, h, head, start, stop);
+  Shape shape = h.shape;
+  shape[0] = stop - start;
+  const std::uint64_t row_bytes = h.shape[0] == 0 ? 0 : h.data_bytes / h.shape[0];
+  const std::uint64_t length = (stop - start) * row_bytes;
+  if (length == 0) return Array::uninitialized(h.dtype, shape, h.fortran_order);
+  const std::uint64_t first = h.data_offset + start * row_bytes;
+  auto mapping = detail::Mapping::map(file, first, length);
+  return Array(h.dtype, shape, h.fortran_order, mapping, mapping->at(first), false);
+}
+
 std::string make_npy_header(const DType& dtype, const Shape& shape, bool fortran_order) {
   std::string dict = "{'descr': '" + dtype.descr() + "', 'fortran_order': " +
                      (fortran_order ? "True" : "False") + ", 'shape': " + shape_repr(shape) +

@@ -41,7 +41,9 @@ void register_errors(py::module_& m) {
     } catch (const ndbridge::NotFoundError& e) {
       py::set_error(error_class("NotFoundError"), message(e));
     } catch (const ndbridge::H5Error& e) {
-      py::object exc = error_class("H5Error")(message(e));
+      // With an errno it is an OSError like any other: e.errno, e.strerror.
+      py::object exc = e.errno_value() != 0 ? error_class("H5Error")(e.errno_value(), message(e))
+                                            : error_class("H5Error")(message(e));
       exc.attr("stack") = e.stack();
       py::set_error(py::type::of(exc), exc);
     } catch (const ndbridge::IOError& e) {

@@ -36,12 +36,9 @@ void register_npy(py::module_& m) {
         }
         Array mapped = [&] {
           py::gil_scoped_release release;
-          return map_npy(path);
+          return map_npy_rows(path, start, stop);
         }();
-        check_row_range(mapped.shape(), start, stop, quoted(path));
-        auto* owned = new Array(std::move(mapped));
-        py::capsule owner(owned, [](void* p) { delete static_cast<Array*>(p); });
-        return to_numpy(owned->rows(start, stop), owner, false);
+        return to_numpy(std::move(mapped));
       },
       py::arg("path"), py::arg("start"), py::arg("stop"), py::arg("mmap"));
   m.def(

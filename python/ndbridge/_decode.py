@@ -40,6 +40,7 @@ class Sample:
     chunk: bytes | None = None  # the sample compressed as one HDF5 chunk
     encoded: bytes | None = None  # the original file bytes (--store encoded)
     error: str | None = None
+    errno: int | None = None  # set when the file could not be read at all
     parked: tuple[int, tuple[int, ...], str] | None = None  # (offset, shape, dtype) in scratch
 
 
@@ -96,6 +97,7 @@ def decode_one(settings: DecodeSettings, relpath: str, label: int) -> Sample:
         data = (Path(settings.root) / relpath).read_bytes()
     except OSError as exc:
         sample.error = f"cannot read: {exc.strerror or exc}"
+        sample.errno = exc.errno or 0
         return sample
     try:
         # A decoder's warnings (imageio's deprecation notices while it looks

@@ -8,6 +8,7 @@ file is read as what it is.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import zipfile
@@ -36,9 +37,30 @@ def quoted(path: PathLike) -> str:
     return f"'{os.fspath(path)}'"
 
 
-def os_error(path: PathLike, exc: OSError) -> Exception:
+_HDF5_ERRNO = re.compile(r"errno = (\d+)")
+
+
+def system_errno(exc: BaseException) -> int | None:
+    """The errno of the system call behind ``exc``, if one failed.
+
+    h5py raises OSError with it set for most failures, but a file that
+    cannot be flushed on close comes as a RuntimeError whose text holds
+    HDF5's report ("..., errno = 27, error message = 'File too large'").
+    """
+    if isinstance(exc, OSError) and exc.errno:
+        return exc.errno
+    found = _HDF5_ERRNO.search(str(exc))
+    if found is None or int(found.group(1)) == 0:
+        return None
+    return int(found.group(1))
+
+
+def os_error(path: PathLike, exc: BaseException) -> Exception:
     """An ndbridge FileError naming ``path`` for an operating-system failure."""
-    return file_error(exc.errno or 0, f"{quoted(path)}: {exc.strerror or exc}")
+    code = system_errno(exc) or 0
+    # h5py's strerror is HDF5's whole report (time, descriptor, buffer...);
+    # the system's text for the errno is what a reader needs.
+    return file_error(code, f"{quoted(path)}: {os.strerror(code) if code else exc}")
 
 
 def detect_format(path: PathLike) -> str:

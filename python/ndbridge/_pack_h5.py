@@ -14,8 +14,9 @@ Layout (every dataset readable by h5py and by ndbridge's C++ reader):
   ``options`` (JSON), ``store``, ``count``, ``format`` = "ndbridge-pack/1".
 
 While packing, the file lives at ``OUT.partial`` with ``ndbridge_consumed``
-(source files handled so far) updated after every batch, which is what
-``--resume`` continues from.
+(source files handled so far), ``ndbridge_last`` (the last of them) and the
+row counts updated at every checkpoint, which is what ``--resume`` continues
+from.
 """
 
 from __future__ import annotations
@@ -37,6 +38,26 @@ FORMAT = "ndbridge-pack/1"
 CHECKPOINT_SECONDS = 1.0
 _STR = h5py.string_dtype()
 _ENCODED_CHUNK = 1 << 20
+
+
+def _hold_metadata(f: h5py.File) -> None:
+    """Keep HDF5's changed metadata in memory until the next checkpoint.
+
+    By default HDF5 writes metadata out whenever its cache makes room, so a
+    run killed between checkpoints left a file mixing two moments: object
+    headers and B-tree nodes newer than the superblock, pointing past its
+    end of allocation. --resume then opened it, and failed on the first
+    write ("address of object past end of allocation", "bad heap index").
+    With evictions off (which HDF5 allows only with automatic resizing off)
+    the file on disk stays as the last flush left it, plus raw data written
+    to space allocated after it, which resuming allocates anew.
+    """
+    config = f.id.get_mdc_config()
+    config.evictions_enabled = False
+    config.incr_mode = 0  # H5C_incr__off
+    config.flash_incr_mode = 0  # H5C_flash_incr__off
+    config.decr_mode = 0  # H5C_decr__off
+    f.id.set_mdc_config(config)
 
 
 def _appendable(
@@ -74,12 +95,15 @@ class H5Sink:
         self.store = options["store"]
         self._checkpointed = time.monotonic()
         self._adding = False
+        self.last_consumed: str | None = None
         if resume and self.partial.exists():
             self.file = self._reopen(meta, classes)
+            _hold_metadata(self.file)
             self.resumed = True
             self._rewind()
         else:
             self.file = h5py.File(self.partial, "w", libver="earliest")
+            _hold_metadata(self.file)
             self.resumed = False
             for key, value in meta.items():
                 self.file.attrs[key] = value
@@ -104,7 +128,12 @@ class H5Sink:
                 _append(offsets, [0])
                 _appendable(self.file, "shapes", np.int64, row=(3,))
             self.file.flush()
-        self.consumed = int(self.file.attrs["ndbridge_consumed"])
+        attrs = self.file.attrs
+        # A partial file without progress attributes was finished but not
+        # yet renamed when the run stopped: every file it counts was handled.
+        self.consumed = int(attrs.get("ndbridge_consumed", self.count + self.skipped_count))
+        last = attrs.get("ndbridge_last")
+        self.last_consumed = last.decode() if isinstance(last, bytes) else last
 
     def _reopen(self, meta: dict[str, Any], classes: list[str]) -> h5py.File:
         try:
@@ -172,8 +201,11 @@ class H5Sink:
             chunks=(1, *first.shape), **kwargs,
         )  # fmt: skip
 
-    def add(self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int) -> None:
-        """Append a batch, then record that ``consumed`` source files are done."""
+    def add(
+        self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int, last: str
+    ) -> None:
+        """Append a batch, then record that ``consumed`` source files are done,
+        ``last`` the last of them."""
         self._adding = True
         f = self.file
         if good:
@@ -207,18 +239,28 @@ class H5Sink:
             _append(f["skipped/paths"], [p for p, _ in skipped])
             _append(f["skipped/reasons"], [r for _, r in skipped])
         self.consumed = consumed
+        self.last_consumed = last
         self._adding = False
         # A checkpoint (what --resume trusts) at most once a second: flushing
         # HDF5's metadata after every batch costs the packer real time.
         if time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:
             self._checkpoint()
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, reopen: bool = True) -> None:
         f = self.file
         f.attrs["ndbridge_consumed"] = self.consumed
+        if self.last_consumed is not None:
+            f.attrs["ndbridge_last"] = self.last_consumed
         f.attrs["ndbridge_written"] = self.count
         f.attrs["ndbridge_skipped"] = self.skipped_count
-        f.flush()
+        # Closing writes everything out, as a flush would, and also empties
+        # HDF5's metadata cache, which with evictions off (_hold_metadata)
+        # would otherwise keep every entry it ever loaded: memory growing
+        # with the number of samples.
+        f.close()
+        if reopen:
+            self.file = h5py.File(self.partial, "a")
+            _hold_metadata(self.file)
         self._checkpointed = time.monotonic()
 
     def _rewind(self) -> None:
@@ -226,21 +268,33 @@ class H5Sink:
         f = self.file
         written = int(f.attrs.get("ndbridge_written", f["paths"].shape[0]))
         skipped = int(f.attrs.get("ndbridge_skipped", f["skipped/paths"].shape[0]))
-        for name in ("images", "paths", "labels", "shapes"):
+        for name in ("images", "labels", "shapes"):
             if name in f and f[name].shape[0] > written:
                 f[name].resize(written, axis=0)
         if "offsets" in f:
             f["offsets"].resize(written + 1, axis=0)
             f["encoded"].resize(int(f["offsets"][written]), axis=0)
-        for name in ("skipped/paths", "skipped/reasons"):
-            if f[name].shape[0] > skipped:
-                f[name].resize(skipped, axis=0)
+        # Text is stored as references into HDF5's global heap. A killed run
+        # may have left chunks on disk that refer to heap objects it never
+        # flushed, and HDF5 frees what an overwritten element refers to:
+        # appending after such rows fails ("bad heap index"). So the text
+        # datasets are written anew from the rows the checkpoint vouches for.
+        for name, rows, chunk_rows in (
+            ("paths", written, 4096),
+            ("skipped/paths", skipped, 256),
+            ("skipped/reasons", skipped, 256),
+        ):
+            kept = list(f[name].asstr()[:rows]) if rows else []
+            parent, leaf = (f["skipped"], name.split("/")[1]) if "/" in name else (f, name)
+            del parent[leaf]
+            _append(_appendable(parent, leaf, _STR, chunk_rows=chunk_rows), kept)
 
     def finish(self) -> Path:
         """Mark the file complete, flush it to disk and rename it to its final name."""
         self.file.attrs["count"] = self.count
-        for key in ("ndbridge_consumed", "ndbridge_written", "ndbridge_skipped"):
-            del self.file.attrs[key]
+        for key in ("ndbridge_consumed", "ndbridge_last", "ndbridge_written", "ndbridge_skipped"):
+            if key in self.file.attrs:
+                del self.file.attrs[key]
         self.file.close()
         fd = os.open(self.partial, os.O_RDONLY)
         try:
@@ -253,9 +307,20 @@ class H5Sink:
     def close(self) -> None:
         """Close without finishing: the partial file, checkpointed, stays for --resume."""
         if self.file.id.valid:
-            if not self._adding:  # a batch cut short is left to the last checkpoint
-                self._checkpoint()
-            self.file.close()
+            try:
+                if not self._adding:  # a batch cut short is left to the last checkpoint
+                    self._checkpoint(reopen=False)
+            finally:
+                if self.file.id.valid:
+                    self.file.close()
+
+    def resumable(self) -> bool:
+        """Whether --resume could continue from the partial file as it is on disk."""
+        try:
+            with h5py.File(self.partial, "r") as f:
+                return "ndbridge_consumed" in f.attrs
+        except (OSError, RuntimeError):
+            return False
 
     def discard(self) -> None:
         """Close and delete the partial file (a failed run that cannot resume)."""

@@ -176,8 +176,16 @@ class NpySink:
     def _sample_bytes(self) -> int:
         return int(np.prod(self.state["shape"])) * np.dtype(self.state["dtype"]).itemsize
 
-    def add(self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int) -> None:
-        """Append a batch, then record that ``consumed`` source files are done."""
+    @property
+    def last_consumed(self) -> str | None:
+        """The last source file handled (None in state files without it)."""
+        return self.state.get("last")
+
+    def add(
+        self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int, last: str
+    ) -> None:
+        """Append a batch, then record that ``consumed`` source files are done,
+        ``last`` the last of them."""
         if good:
             if self._images is None:
                 first = good[0].array
@@ -204,6 +212,7 @@ class NpySink:
         if self._images is not None:
             self._images.flush()
         self.state["consumed"] = consumed
+        self.state["last"] = last
         self._save_state()
 
     # -- the end ------------------------------------------------------------
@@ -237,6 +246,16 @@ class NpySink:
         return members
 
     def _write_zip(self, path: Path, with_images: bool) -> None:
+        """Write the archive at ``path`` and flush it to disk; on any failure
+        remove it (it is written again in full by the next try)."""
+        try:
+            self._write_zip_members(path, with_images)
+            _fsync(path)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+    def _write_zip_members(self, path: Path, with_images: bool) -> None:
         deflate = self.options["compression"] == "gzip"
         level = self.options.get("gzip_level", 4)
         with zipfile.ZipFile(
@@ -279,20 +298,33 @@ class NpySink:
             meta = self.out.with_name(self.out.stem + ".meta.npz")
             meta_partial = meta.with_name(meta.name + ".partial")
             self._write_zip(meta_partial, with_images=False)
-            _fsync(meta_partial)
             _fsync(self.partial)
             os.replace(meta_partial, meta)
             os.replace(self.partial, self.out)
         else:
             self._images.close()
-            zipped = self.out.with_name(self.out.name + ".partial.zip")
-            self._write_zip(zipped, with_images=True)
-            _fsync(zipped)
-            os.replace(zipped, self.out)
-            self.partial.unlink()
-        for p in (self._labels_path, self._paths_path, self._skipped_path, self._state_path):
-            p.unlink(missing_ok=True)
+            self._write_zip(self.out.with_name(self.out.name + ".partial.zip"), with_images=True)
+            os.replace(self.out.with_name(self.out.name + ".partial.zip"), self.out)
+        self._remove_partial_files()
         return self.out
+
+    def _remove_partial_files(self) -> None:
+        # The state goes first: without it nothing is left to resume, and a
+        # run stopped among these unlinks starts over instead of looking for
+        # a partial file that is gone.
+        for p in (self._state_path, self.partial, self._labels_path, self._paths_path,
+                  self._skipped_path):  # fmt: skip
+            p.unlink(missing_ok=True)
+
+    def resumable(self) -> bool:
+        """Whether --resume could continue: the state file is replaced whole
+        after each batch, so it always describes what is on disk."""
+        return self._state_path.exists()
+
+    def discard(self) -> None:
+        """Close and delete every partial file (a failed run that cannot resume)."""
+        self.close()
+        self._remove_partial_files()
 
     def close(self) -> None:
         """Stop without finishing: everything stays for --resume."""

@@ -44,6 +44,7 @@ from ._formats import (
     npz_members,
     os_error,
     quoted,
+    system_errno,
 )
 from ._npy_stream import npy_header
 
@@ -427,7 +428,9 @@ def convert(
             _WRITERS[fmt_out](dst, tmp, noted(sources), opts)
         except Error:
             raise
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
+            if not isinstance(exc, OSError) and system_errno(exc) is None:
+                raise
             raise os_error(dst, exc) from None
         finally:
             sources.close()

@@ -56,7 +56,8 @@ def read_npy(
     The result has the file's dtype (byte order included), shape and memory
     order. With ``mmap=True`` it is a read-only view of a memory map of the
     file: opening costs the same whatever the file size. ``rows=(start, stop)``
-    selects rows along the first axis and reads only their bytes.
+    selects rows along the first axis and reads only their bytes (with
+    ``mmap=True``, maps only the pages that hold them).
 
     Raises FormatError for malformed files, UnsupportedError for dtypes such
     as object or structured, UsageError for a bad row range and FileError (an

@@ -26,7 +26,8 @@ from typing import Any
 
 from . import __version__
 from ._decode import DecodeSettings, Sample, decode_batch
-from ._errors import FormatError, UsageError, file_error
+from ._errors import Error, FileError, FormatError, UsageError, file_error
+from ._formats import system_errno
 from ._sources import Census, sources, take_census
 
 #: Bytes of decoded samples a batch aims at; batches in flight are bounded
@@ -96,6 +97,35 @@ def _format_of(out: Path, fmt: str | None) -> str:
 def _batches(items: Iterator[tuple[str, int]], size: int) -> Iterator[list[tuple[str, int]]]:
     while batch := list(islice(items, size)):
         yield batch
+
+
+#: Write failures that freeing room (or raising a limit) fixes; what was
+#: written so far stays for --resume.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+
+
+@contextlib.contextmanager
+def _writing(partial: Path) -> Iterator[None]:
+    """Turn an operating-system failure while writing the output into a
+    FileError that names the file and says what to do."""
+    try:
+        yield
+    except (OSError, RuntimeError) as exc:
+        if isinstance(exc, Error) or (not isinstance(exc, OSError) and system_errno(exc) is None):
+            raise
+        code = system_errno(exc) or 0
+        # h5py's messages carry HDF5's whole report (time, descriptor,
+        # buffer address); the errno says it all.
+        reason = os.strerror(code) if code else str(exc)
+        raise file_error(code, f"cannot write '{partial}': {reason}") from exc
+
+
+def _close_quietly(sink: Any) -> None:
+    # Closing writes a last checkpoint, which a full disk refuses too (h5py
+    # reports a failed close as a RuntimeError): the error that stopped the
+    # run is the one to report.
+    with contextlib.suppress(OSError, RuntimeError):
+        sink.close()
 
 
 def _shape_error(
@@ -285,15 +315,17 @@ def pack_items(
         **(attrs or {}),
     }
     options = job.options(census.kind, workers)
-    if fmt == "h5":
-        from ._pack_h5 import H5Sink
+    partial = out.with_name(out.name + ".partial")
+    with _writing(partial):
+        if fmt == "h5":
+            from ._pack_h5 import H5Sink
 
-        sink: Any = H5Sink(out, meta, options, census.classes, resume)
-    else:
-        from ._pack_npy import NpySink
+            sink: Any = H5Sink(out, meta, options, census.classes, resume)
+        else:
+            from ._pack_npy import NpySink
 
-        sink = NpySink(out, fmt, meta, options, census.classes, census.count,
-                       census.longest_path, resume)  # fmt: skip
+            sink = NpySink(out, fmt, meta, options, census.classes, census.count,
+                           census.longest_path, resume)  # fmt: skip
     settings = job.settings(census.kind)
     skipped_files: list[dict[str, str]] = []
     try:
@@ -302,7 +334,8 @@ def pack_items(
         count, shape = sink.count, sink.shape()
         dtype = sink.dtype()
         skipped_total = sink.skipped_count
-        path = sink.finish()
+        with _writing(partial):
+            path = sink.finish()
     except KeyboardInterrupt:
         sink.close()
         if resumable:
@@ -311,8 +344,22 @@ def pack_items(
                 file=sys.stderr,
             )
         raise
+    except FileError as exc:
+        if exc.errno not in _NO_ROOM:
+            _close_quietly(sink)
+            raise
+        # Out of room: what was written stays for --resume if it can be
+        # resumed from. HDF5 may have been unable to finish its own records
+        # in the partial file; then it goes, and the message says so.
+        _close_quietly(sink)
+        if resumable and sink.resumable():
+            hint = "what is written so far is kept: run again with --resume once there is room"
+        else:
+            sink.discard()
+            hint = "the partial file could not be kept: run again once there is room"
+        raise file_error(exc.errno, f"{exc.strerror}; {hint}") from exc
     except BaseException:
-        sink.close()
+        _close_quietly(sink)
         raise
     seconds = time.perf_counter() - started
     return PackSummary(
@@ -338,8 +385,18 @@ def _run(
     from tqdm import tqdm
 
     done = sink.consumed
-    for _ in islice(items, done):  # already in the partial file (--resume)
-        pass
+    # Files already in the partial file (--resume); the last one is kept.
+    tail = collections.deque(islice(items, done), maxlen=1)
+    last = tail[0][0] if tail else None
+    if done and sink.last_consumed is not None and last != sink.last_consumed:
+        # Source files added or removed before the checkpoint would shift
+        # every later file by one: some would be packed twice or never.
+        raise UsageError(
+            f"cannot resume from '{sink.partial}': the files in '{root}' changed since it "
+            f"was written (source file {done} was '{sink.last_consumed}', now "
+            f"{repr(last) if last is not None else 'there are fewer'}); "
+            "run without --resume to start over"
+        )
     show = sys.stderr.isatty() if progress is None else progress
     bar = tqdm(
         total=census.count,
@@ -358,6 +415,8 @@ def _run(
         good, skipped = [], []
         for s in batch:
             if s.error is not None:
+                if on_error == "fail" and s.errno is not None:  # unreadable, vanished
+                    raise file_error(s.errno, f"'{root / s.relpath}': {s.error}")
                 if on_error == "fail":
                     raise FormatError(f"'{root / s.relpath}': {s.error}")
                 skipped.append((s.relpath, s.error))
@@ -373,7 +432,8 @@ def _run(
             if odd:
                 raise _shape_error(expected, first_path, odd, root)
         done += len(batch)
-        sink.add(good, skipped, done)
+        with _writing(sink.partial):
+            sink.add(good, skipped, done, batch[-1].relpath)
         bar.update(len(batch))
 
     try:

@@ -415,3 +415,19 @@ TEST(Lzf, FuzzedInputsRoundTrip) {
     ASSERT_EQ(d.data, data);
   }
 }
+
+// The HDF5 filter refuses a chunk that declares more than 88 times its
+// compressed size before allocating anything: no LZF stream inflates further
+// (a 3-byte back reference yields at most 264 bytes). The densest input
+// there is, one repeated byte, must stay within that bound.
+TEST(Lzf, NothingInflatesMoreThan88Times) {
+  for (const std::size_t n : {std::size_t{1000}, std::size_t{1} << 16, std::size_t{3} << 20}) {
+    const Bytes zeros(n, std::byte{0});
+    const Bytes packed = compress(zeros);
+    ASSERT_FALSE(packed.empty());
+    EXPECT_LE(n, packed.size() * 88) << n << " bytes packed into " << packed.size();
+    if (n >= std::size_t{1} << 16) EXPECT_GT(n, packed.size() * 80) << "the bound is near what LZF reaches";
+    const Decoded back = decompress(packed, n);
+    EXPECT_EQ(back.size, n);
+  }
+}

@@ -175,3 +175,30 @@ TEST_F(NpyTest, LyingShapeNeverAllocates) {
   std::ifstream in(p, std::ios::binary);
   EXPECT_THROW(ndbridge::read_npy(in, "liar"), ndbridge::FormatError);
 }
+
+// map_npy_rows maps only the pages that hold the rows asked for.
+TEST_F(NpyTest, MapRowsMapsJustThoseRows) {
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::vector<std::int32_t> values = iota(3000 * 7);  // rows of 28 bytes, across pages
+  const fs::path p = path("rows.npy");
+  ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {3000, 7}));
+  for (const auto& [start, stop] : {std::pair<std::uint64_t, std::uint64_t>{0, 1}, {1, 2}, {145, 1462},
+                                    {2999, 3000}, {0, 3000}, {700, 700}}) {
+    const Array rows = ndbridge::map_npy_rows(p, start, stop);
+    ASSERT_EQ(rows.shape(), (ndbridge::Shape{stop - start, 7}));
+    if (stop == start) continue;
+    EXPECT_FALSE(rows.writable());
+    EXPECT_EQ(std::memcmp(rows.bytes(), values.data() + start * 7, (stop - start) * 28), 0) << start;
+    // Mapped, not copied: the rows sit at their file offset within a page.
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(rows.bytes()) % page, (128 + start * 28) % page);
+  }
+  EXPECT_THROW(ndbridge::map_npy_rows(p, 2, 3001), ndbridge::UsageError);
+  // Fortran order: the rows are not contiguous in the file; they are read.
+  const fs::path f = path("fortran.npy");
+  ndbridge::write_npy(f, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {3000, 7}, true));
+  const Array fortran = ndbridge::map_npy_rows(f, 10, 12);
+  EXPECT_TRUE(fortran.fortran_order());
+  EXPECT_EQ(fortran.data<std::int32_t>()[0], 10);
+  EXPECT_EQ(fortran.data<std::int32_t>()[1], 11);
+  EXPECT_EQ(fortran.data<std::int32_t>()[2], 3010);
+}

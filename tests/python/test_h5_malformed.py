@@ -9,6 +9,7 @@ file; none crashes the process or lets the HDF5 library print to stderr.
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -346,3 +347,25 @@ def test_unsupported_attribute(tmp_path: Path) -> None:
     assert names_file(caught.value, path) and "'pair'" in str(caught.value)
     [entry] = [e for e in cpp.list_h5(path) if e["path"] == "/x"]
     assert entry["attributes"] == ["pair"]
+
+
+@pytest.mark.parametrize("dim", [0, 1])
+def test_chunks_larger_than_the_fixed_extent(tmp_path: Path, dim: int) -> None:
+    # HDF5 refuses to create such a layout, and libhdf5 1.10 reading one
+    # copies past its own chunk buffer (found by the h5 fuzz target): the
+    # reader refuses it first.
+    path = tmp_path / "big-chunks.h5"
+    with h5py.File(path, "w", libver="earliest") as f:
+        f.create_dataset("x", data=np.arange(12 * 20, dtype="<i4").reshape(12, 20), chunks=(3, 5))
+    raw = bytearray(path.read_bytes())
+    dims = struct.pack("<III", 3, 5, 4)  # the layout message: chunk dims, then element size
+    assert raw.count(dims) == 1
+    at = raw.index(dims) + 4 * dim
+    raw[at : at + 4] = struct.pack("<I", 70000)
+    path.write_bytes(bytes(raw))
+    assert cpp.list_h5(path)[1]["chunks"][dim] == 70000  # listing is still fine
+    for read in (lambda: cpp.read_h5(path, "x"), lambda: cpp.H5File(path).read("x", rows=(0, 2))):
+        says = rf"chunk dimension {dim} is 70000, .*damaged layout"
+        with pytest.raises(ndbridge.FormatError, match=says) as info:
+            read()
+        assert names_file(info.value, path)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -64,16 +65,36 @@ class NotFoundError : public Error {
 
 /// The HDF5 library reported a failure. what() gives the operation, the file
 /// and HDF5's innermost explanation; stack() the whole HDF5 error stack.
+/// When the failure was the operating system's (a full disk, a file-size
+/// limit, a refused open), errno_value() carries its `errno` and what() ends
+/// with the system's text for it.
 class H5Error : public Error {
  public:
-  H5Error(const std::string& message, std::string stack)
-      : Error(message), stack_(std::move(stack)) {}
+  H5Error(const std::string& message, std::string stack, int errno_value = 0)
+      : Error(message), stack_(std::move(stack)), errno_value_(errno_value) {}
 
   /// HDF5's error stack, innermost call first, one entry per line.
   const std::string& stack() const noexcept { return stack_; }
+  /// The `errno` of the system call that failed inside HDF5, or 0.
+  int errno_value() const noexcept { return errno_value_; }
 
  private:
   std::string stack_;
+  int errno_value_;
+};
+
+/// Memory for an array read from a file could not be had (an allocation
+/// failed, as under a memory limit). It is a std::bad_alloc, so code that
+/// catches that keeps working, and Python sees a MemoryError, but its what()
+/// names the file and the size asked for.
+class OutOfMemory : public std::bad_alloc {
+ public:
+  /// Takes the message: how many bytes, to read what.
+  explicit OutOfMemory(std::string message) : message_(std::move(message)) {}
+  const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
 };
 
 }  // namespace ndbridge

@@ -51,6 +51,14 @@ Array read_npy_rows(std::istream& in, std::uint64_t start, std::uint64_t stop,
 /// read on first access. The array is not writable().
 Array map_npy(const std::filesystem::path& path);
 
+/// Memory-maps only rows [start, stop) along the first axis: the mapping
+/// covers the pages that hold them, so address space is taken for those
+/// rows alone (under a memory limit, rows of a file larger than the limit
+/// still map). Not writable(). A Fortran-order array with two or more
+/// dimensions has no contiguous rows in the file: its rows are read as by
+/// read_npy_rows() instead. Throws UsageError as read_npy_rows() does.
+Array map_npy_rows(const std::filesystem::path& path, std::uint64_t start, std::uint64_t stop);
+
 /// The full .npy preamble (magic, version, length, header dictionary, padding)
 /// for an array of this dtype, shape and order, byte-identical to what
 /// `numpy.save` writes: the version is the oldest that holds the header and

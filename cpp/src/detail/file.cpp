@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <exception>
+#include <new>
+#include <system_error>
 #include <thread>
 #include <vector>
 #include <utility>
@@ -95,18 +97,27 @@ std::size_t File::read_at_parallel(void* buffer, std::size_t n, std::uint64_t of
   auto* out = static_cast<char*>(buffer);
   std::vector<std::size_t> got(threads, 0);
   std::vector<std::exception_ptr> failed(threads);
-  std::vector<std::thread> workers;
-  for (unsigned t = 0; t < threads; ++t) {
+  const auto read_piece = [&](unsigned t) {
     const std::size_t begin = std::min(n, t * piece);
     const std::size_t length = std::min(n, begin + piece) - begin;
-    workers.emplace_back([&, t, begin, length] {
-      try {
-        got[t] = read_at(out + begin, length, offset + begin);
-      } catch (...) {
-        failed[t] = std::current_exception();
-      }
-    });
+    try {
+      got[t] = read_at(out + begin, length, offset + begin);
+    } catch (...) {
+      failed[t] = std::current_exception();
+    }
+  };
+  std::vector<std::thread> workers;
+  workers.reserve(threads);
+  unsigned started = 0;
+  try {
+    for (; started < threads; ++started) workers.emplace_back(read_piece, started);
+  } catch (const std::system_error&) {
+    // No more threads to be had (a thread or address-space limit): rather
+    // than fail, or leave the started ones unjoined (std::terminate), this
+    // thread reads the pieces nobody took.
+  } catch (const std::bad_alloc&) {
   }
+  for (unsigned t = started; t < threads; ++t) read_piece(t);
   for (auto& w : workers) w.join();
   for (const auto& f : failed) {
     if (f) std::rethrow_exception(f);

@@ -1,5 +1,7 @@
 #include "detail/h5_call.hpp"
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -48,6 +50,16 @@ void throw_h5(const std::string& what) {
   if (!entries.empty()) {
     reason = entries.front().description;
     if (!entries.front().minor.empty()) reason += " (" + entries.front().minor + ")";
+  }
+  // HDF5's file drivers report a failed system call as "..., errno = 28,
+  // error message = '...', buf = 0x..., ..." over several lines: the errno
+  // says it all, and callers can act on it (a full disk, a size limit).
+  for (const Entry& e : entries) {
+    const std::size_t at = e.description.find("errno = ");
+    if (at == std::string::npos) continue;
+    const int err = std::atoi(e.description.c_str() + at + 8);
+    if (err <= 0) continue;
+    throw H5Error(what + ": " + std::strerror(err), text, err);
   }
   // libhdf5 names a format version it does not know this way; say what
   // that means for the user, who usually meets it with h5py's libver="latest".

@@ -19,6 +19,9 @@ constexpr unsigned kLzfLibraryVersion = 0x0105;
 // A chunk that claims to inflate past this many times its declared size is
 // corrupt or hostile: stop growing the buffer instead of eating memory.
 constexpr std::size_t kMaxGrowth = 16;
+// LZF's densest code, a 3-byte back reference, yields 264 bytes: no stream
+// inflates to more than 88 times its length.
+constexpr std::size_t kLzfMaxRatio = 88;
 
 void push_error(const char* what) {
   H5Epush2(H5E_DEFAULT, __FILE__, "lzf_filter", __LINE__, H5E_ERR_CLS, H5E_PLINE, H5E_CANTFILTER,
@@ -48,9 +51,16 @@ std::size_t lzf_filter(unsigned flags, std::size_t count, const unsigned values[
                        std::size_t nbytes, std::size_t* buf_size, void** buf) {
   const auto* in = static_cast<const std::byte*>(*buf);
   if (flags & H5Z_FLAG_REVERSE) {
+    const std::size_t most = nbytes * kLzfMaxRatio;
+    if (count >= 3 && values[2] > most) {
+      // The chunk cannot hold what it declares: refuse before allocating
+      // the declared size (up to 4 GiB) for a few bytes of input.
+      push_error("lzf: chunk declares more bytes than its compressed data can hold");
+      return 0;
+    }
     const std::size_t hint = count >= 3 && values[2] != 0 ? values[2] : *buf_size;
-    std::size_t capacity = std::max<std::size_t>(hint, 1);
-    const std::size_t limit = std::max(hint, nbytes) * kMaxGrowth;
+    std::size_t capacity = std::max<std::size_t>(std::min(hint, most), 1);
+    const std::size_t limit = std::max(std::min(std::max(hint, nbytes) * kMaxGrowth, most), capacity);
     while (true) {
       void* out = H5allocate_memory(capacity, false);
       if (out == nullptr) {

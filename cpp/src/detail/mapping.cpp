@@ -1,6 +1,7 @@
 #include "detail/mapping.hpp"
 
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <limits>
@@ -15,6 +16,19 @@ std::shared_ptr<Mapping> Mapping::map(const File& file, std::uint64_t size) {
   void* base = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, file.fd(), 0);
   if (base == MAP_FAILED) throw_io("cannot map " + file.name() + " into memory", errno);
   return std::make_shared<Mapping>(static_cast<const std::byte*>(base), length);
+}
+
+std::shared_ptr<Mapping> Mapping::map(const File& file, std::uint64_t offset, std::uint64_t length) {
+  static const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t start = offset / page * page;
+  const std::uint64_t span = offset - start + length;
+  if (span > std::numeric_limits<std::size_t>::max()) {
+    throw_io("cannot map " + file.name() + " (larger than the address space)", EFBIG);
+  }
+  void* base = ::mmap(nullptr, static_cast<std::size_t>(span), PROT_READ, MAP_SHARED, file.fd(),
+                      static_cast<off_t>(start));
+  if (base == MAP_FAILED) throw_io("cannot map " + file.name() + " into memory", errno);
+  return std::make_shared<Mapping>(static_cast<const std::byte*>(base), static_cast<std::size_t>(span), start);
 }
 
 Mapping::~Mapping() {

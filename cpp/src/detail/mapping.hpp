@@ -14,18 +14,28 @@ class Mapping {
  public:
   /// Maps the first `size` bytes of `file` (size > 0).
   static std::shared_ptr<Mapping> map(const File& file, std::uint64_t size);
+  /// Maps the pages of `file` that hold bytes [offset, offset + length)
+  /// (length > 0); at() finds a file offset in them.
+  static std::shared_ptr<Mapping> map(const File& file, std::uint64_t offset, std::uint64_t length);
 
-  Mapping(const std::byte* base, std::size_t size) noexcept : base_(base), size_(size) {}
+  Mapping(const std::byte* base, std::size_t size, std::uint64_t file_offset = 0) noexcept
+      : base_(base), size_(size), file_offset_(file_offset) {}
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
   ~Mapping();
 
   const std::byte* data() const noexcept { return base_; }
   std::size_t size() const noexcept { return size_; }
+  /// Where the byte at `offset` of the file is in the mapping (writable
+  /// pointer type for Array's sake; the pages are read-only).
+  std::byte* at(std::uint64_t offset) const noexcept {
+    return const_cast<std::byte*>(base_) + (offset - file_offset_);
+  }
 
  private:
   const std::byte* base_;
   std::size_t size_;
+  std::uint64_t file_offset_;
 };
 
 }  // namespace ndbridge::detail

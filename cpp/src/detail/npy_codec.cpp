@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "detail/allocate.hpp"
 #include "detail/gather.hpp"
 #include "detail/npy_header.hpp"
 #include "ndbridge/error.hpp"
@@ -106,7 +107,7 @@ Array read_rows(Source& src, const NpyHeader& h, const std::vector<std::byte>& h
   check_row_range(h.shape, start, stop, src.name());
   Shape shape = h.shape;
   shape[0] = stop - start;
-  Array out = Array::uninitialized(h.dtype, shape, h.fortran_order);
+  Array out = allocate_for(h.dtype, shape, h.fortran_order, src.name());
   if (out.nbytes() == 0) return out;
   const std::uint64_t itemsize = h.dtype.itemsize();
   std::uint64_t row_elements = 1;
@@ -126,7 +127,7 @@ Array read_rows(Source& src, const NpyHeader& h, const std::vector<std::byte>& h
 }
 
 Array read_all(Source& src, const NpyHeader& h, const std::vector<std::byte>& head) {
-  Array out = Array::uninitialized(h.dtype, h.shape, h.fortran_order);
+  Array out = allocate_for(h.dtype, h.shape, h.fortran_order, src.name());
   if (out.nbytes() > 0) fill(src, h, head, out.mutable_bytes(), static_cast<std::size_t>(out.nbytes()), 0);
   return out;
 }
@@ -153,7 +154,7 @@ Array read_unsized(Source& src, const NpyHeader& h, const std::vector<std::byte>
     if (got < want) throw_truncated(src.name(), h, have);
     blocks.push_back(std::move(block));
   }
-  Array out = Array::uninitialized(h.dtype, h.shape, h.fortran_order);
+  Array out = allocate_for(h.dtype, h.shape, h.fortran_order, src.name());
   std::byte* dst = out.nbytes() ? out.mutable_bytes() : nullptr;
   for (const auto& block : blocks) {
     std::memcpy(dst, block.data(), block.size());
