@@ -474,25 +474,28 @@ struct H5File::State {
   Array read(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
              std::uint64_t stop, bool scalar) const;
   // The same, of a dataset with a fixed-size dtype, into `buffer`, which
-  // holds exactly those elements.
+  // holds exactly those elements: `shape` (from row_shape) and `nbytes`.
   void read_into(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
-                 std::uint64_t stop, bool scalar, std::byte* buffer) const;
+                 bool scalar, const Shape& shape, std::uint64_t nbytes, std::byte* buffer) const;
   // The shape of rows [start, stop) (the whole shape when `scalar`); throws
   // UsageError for a range outside the first axis.
   Shape row_shape(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
                   std::uint64_t stop, bool scalar) const;
-  // The dataspace of `d` with rows [start, stop) selected (all when `scalar`).
-  Handle row_selection(const OpenDataset& d, std::uint64_t start, std::uint64_t stop, bool scalar,
-                       const Shape& shape, const std::string& what) const;
+  // The dataspace of `d` with `shape` (from row_shape) selected from row
+  // `start` on (all when `scalar`).
+  Handle row_selection(const OpenDataset& d, std::uint64_t start, bool scalar, const Shape& shape,
+                       const std::string& what) const;
 };
 
 Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
                           std::uint64_t start, std::uint64_t stop, bool scalar) const {
   if (d.info.dtype) {
-    Shape shape = row_shape(d, dataset_name, start, stop, scalar);
+    const Shape shape = row_shape(d, dataset_name, start, stop, scalar);
     Array out = detail::allocate_for(*d.info.dtype, shape, false,
                                      name + ": dataset " + object_name(dataset_name));
-    if (out.nbytes() != 0) read_into(d, dataset_name, start, stop, scalar, out.mutable_bytes());
+    if (out.nbytes() != 0) {
+      read_into(d, dataset_name, start, scalar, shape, out.nbytes(), out.mutable_bytes());
+    }
     return out;
   }
   // Variable-length strings (their width is known once read), or a type
@@ -500,7 +503,7 @@ Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
   const std::string what = name + ": dataset " + object_name(dataset_name);
   const Shape shape = row_shape(d, dataset_name, start, stop, scalar);
   const detail::QuietErrors quiet;
-  const Handle space = row_selection(d, start, stop, scalar, shape, what);
+  const Handle space = row_selection(d, start, scalar, shape, what);
   const hid_t dset = d.dataset.get();
   const hid_t file_space = d.is_null ? H5S_ALL : space.get();
   return read_elements(d.type.get(), d.info, shape,
@@ -521,10 +524,10 @@ Shape H5File::State::row_shape(const OpenDataset& d, const std::string& dataset_
   return shape;
 }
 
-Handle H5File::State::row_selection(const OpenDataset& d, std::uint64_t start, std::uint64_t stop,
-                                    bool scalar, const Shape& shape, const std::string& what) const {
+Handle H5File::State::row_selection(const OpenDataset& d, std::uint64_t start, bool scalar,
+                                    const Shape& shape, const std::string& what) const {
   Handle space = own(H5Dget_space(d.dataset.get()), what + ": cannot read the dataspace");
-  if (!scalar && !d.is_null && stop > start) {
+  if (!scalar && !d.is_null && shape[0] > 0) {
     std::vector<hsize_t> offset(shape.size(), 0), count(shape.begin(), shape.end());
     offset[0] = start;
     check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, offset.data(), nullptr, count.data(),
@@ -535,16 +538,13 @@ Handle H5File::State::row_selection(const OpenDataset& d, std::uint64_t start, s
 }
 
 void H5File::State::read_into(const OpenDataset& d, const std::string& dataset_name,
-                              std::uint64_t start, std::uint64_t stop, bool scalar,
-                              std::byte* buffer) const {
-  const Shape shape = row_shape(d, dataset_name, start, stop, scalar);
-  const std::uint64_t nbytes = checked_element_count(shape, d.info.dtype->itemsize(), name) *
-                               d.info.dtype->itemsize();
+                              std::uint64_t start, bool scalar, const Shape& shape,
+                              std::uint64_t nbytes, std::byte* buffer) const {
   if (nbytes == 0) return;
   if (d.raw_offset) {
     // The elements lie in the file as they are: one pread, no HDF5 call. The
     // message is built only on failure, as small row reads are a hot path.
-    const std::uint64_t row_bytes = scalar || d.shape.empty() ? 0 : nbytes / (stop - start);
+    const std::uint64_t row_bytes = scalar || d.shape.empty() ? 0 : nbytes / shape[0];
     const std::size_t got = raw.read_at_parallel(buffer, static_cast<std::size_t>(nbytes),
                                                  *d.raw_offset + start * row_bytes);
     if (got != nbytes) {
@@ -555,7 +555,7 @@ void H5File::State::read_into(const OpenDataset& d, const std::string& dataset_n
   }
   const std::string what = name + ": dataset " + object_name(dataset_name);
   const detail::QuietErrors quiet;
-  const Handle space = row_selection(d, start, stop, scalar, shape, what);
+  const Handle space = row_selection(d, start, scalar, shape, what);
   const Handle mem_space = memory_space(shape, what);
   const Handle mem_type = detail::h5_memory_type(d.type.get(), d.info);
   check(H5Dread(d.dataset.get(), mem_type.get(), mem_space.get(), d.is_null ? H5S_ALL : space.get(),
@@ -701,7 +701,7 @@ void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std
                      std::to_string(nbytes) + " bytes, not the " + std::to_string(size) +
                      " bytes given");
   }
-  state_->read_into(d, dataset, start, stop, false, static_cast<std::byte*>(buffer));
+  state_->read_into(d, dataset, start, false, shape, nbytes, static_cast<std::byte*>(buffer));
 }
 
 std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string& object) const {
