@@ -5,7 +5,6 @@
 
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -81,17 +80,10 @@ class OpenH5 {
     if (!file_) throw UsageError("this HDF5 file is closed");
     return *file_;
   }
-  // read_info() of each dataset read so far, kept here (under the GIL) so
-  // that a small row read releases the GIL once, for the read itself.
-  const H5ReadInfo& info(const std::string& dataset);
-  void close() {
-    file_.reset();
-    infos_.clear();
-  }
+  void close() { file_.reset(); }
 
  private:
   std::optional<H5File> file_;
-  std::unordered_map<std::string, H5ReadInfo> infos_;
 };
 
 py::list list_objects(H5File& file) {
@@ -146,12 +138,6 @@ py::array read_rows_to_numpy(H5File& file, const std::string& dataset, std::uint
 H5ReadInfo read_info(H5File& file, const std::string& dataset) {
   py::gil_scoped_release release;
   return file.read_info(dataset);
-}
-
-const H5ReadInfo& OpenH5::info(const std::string& dataset) {
-  auto found = infos_.find(dataset);
-  if (found == infos_.end()) found = infos_.emplace(dataset, read_info(file(), dataset)).first;
-  return found->second;
 }
 
 py::dict read_attributes(H5File& file, const std::string& object) {
@@ -222,13 +208,13 @@ void register_h5(py::module_& m) {
           [](OpenH5& f, const std::string& d, const py::object& rows) {
             if (rows.is_none()) return read_dataset(f.file(), d);
             const auto [start, stop] = row_range(rows);
-            return read_rows_to_numpy(f.file(), d, start, stop, f.info(d));
+            return read_rows_to_numpy(f.file(), d, start, stop, read_info(f.file(), d));
           },
           py::arg("dataset"), py::kw_only(), py::arg("rows") = py::none(),
           "A whole dataset, or rows (start, stop) of it, as read_h5 reads them.")
       .def("read_rows",
            [](OpenH5& f, const std::string& d, std::uint64_t start, std::uint64_t stop) {
-             return read_rows_to_numpy(f.file(), d, start, stop, f.info(d));
+             return read_rows_to_numpy(f.file(), d, start, stop, read_info(f.file(), d));
            },
            py::arg("dataset"), py::arg("start"), py::arg("stop"))
       .def("attributes", [](OpenH5& f, const std::string& o) { return read_attributes(f.file(), o); },
