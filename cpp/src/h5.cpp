@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -20,6 +21,7 @@
 #include "detail/file.hpp"
 #include "detail/gather.hpp"
 #include "detail/h5_call.hpp"
+#include "detail/h5_chunks.hpp"
 #include "detail/h5_types.hpp"
 #include "detail/h5_virtual.hpp"
 #include "detail/text.hpp"
@@ -169,7 +171,8 @@ Array read_vlen_strings(const Shape& shape, hid_t mem_space,
   const std::uint64_t count = checked_element_count(shape, sizeof(char*), what);
   std::vector<char*> pointers(static_cast<std::size_t>(count), nullptr);
   if (count == 0) return Array::uninitialized(DType(Kind::Unicode, 4, native_byte_order()), shape);
-  check(read(mem_type.get(), pointers.data()), what + ": cannot read");
+  // Before the read: a read that fails part way (or is made in several
+  // slabs) may have allocated some of the strings already.
   struct Reclaim {
     hid_t type, space;
     std::vector<char*>& p;
@@ -181,6 +184,7 @@ Array read_vlen_strings(const Shape& shape, hid_t mem_space,
 #endif
     }
   } reclaim{mem_type.get(), mem_space, pointers};
+  check(read(mem_type.get(), pointers.data()), what + ": cannot read");
   std::vector<std::u32string> texts(pointers.size());
   std::size_t widest = 1;
   for (std::size_t i = 0; i < pointers.size(); ++i) {
@@ -456,6 +460,8 @@ struct OpenDataset {
   // Set when the elements lie as they are, contiguous and unfiltered, at
   // this file offset: then rows are one pread() away.
   std::optional<std::uint64_t> raw_offset;
+  // Set for chunked storage: reads go through it, never straight to H5Dread.
+  std::unique_ptr<detail::H5Chunks> chunks;
 };
 
 }  // namespace
@@ -507,7 +513,11 @@ Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
   const hid_t dset = d.dataset.get();
   const hid_t file_space = d.is_null ? H5S_ALL : space.get();
   return read_elements(d.type.get(), d.info, shape,
-                       [&](hid_t mem_type, hid_t mem_space, void* buffer) {
+                       [&](hid_t mem_type, hid_t mem_space, void* buffer) -> herr_t {
+                         if (d.chunks) {
+                           d.chunks->read(mem_type, start, shape, buffer);
+                           return 0;
+                         }
                          return H5Dread(dset, mem_type, mem_space, file_space, H5P_DEFAULT, buffer);
                        },
                        what);
@@ -555,9 +565,13 @@ void H5File::State::read_into(const OpenDataset& d, const std::string& dataset_n
   }
   const std::string what = name + ": dataset " + object_name(dataset_name);
   const detail::QuietErrors quiet;
+  const Handle mem_type = detail::h5_memory_type(d.type.get(), d.info);
+  if (d.chunks) {
+    d.chunks->read(mem_type.get(), start, shape, buffer);
+    return;
+  }
   const Handle space = row_selection(d, start, scalar, shape, what);
   const Handle mem_space = memory_space(shape, what);
-  const Handle mem_type = detail::h5_memory_type(d.type.get(), d.info);
   check(H5Dread(d.dataset.get(), mem_type.get(), mem_space.get(), d.is_null ? H5S_ALL : space.get(),
                 H5P_DEFAULT, buffer),
         what + ": cannot read");
@@ -597,7 +611,11 @@ const OpenDataset& H5File::State::dataset(const std::string& dataset_name) {
                         "type need " + std::to_string(expected) + " (damaged layout)");
     }
   }
-  if (layout == H5D_CHUNKED && !d->is_null) check_chunk_layout(dcpl.get(), space.get(), what);
+  if (layout == H5D_CHUNKED && !d->is_null) {
+    check_chunk_layout(dcpl.get(), space.get(), what);
+    d->chunks = std::make_unique<detail::H5Chunks>(d->dataset.get(), dcpl.get(), d->type.get(), d->shape,
+                                                   raw, what);
+  }
   if (d->info.dtype && !d->is_null && layout == H5D_CONTIGUOUS &&
       H5Pget_nfilters(dcpl.get()) == 0 && H5Pget_external_count(dcpl.get()) == 0 &&
       offset != HADDR_UNDEF && H5Tget_size(d->type.get()) == d->info.dtype->itemsize()) {

@@ -420,6 +420,39 @@ TEST_F(H5Test, ReadRowsAcrossChunks) {
   }
 }
 
+// Reads touching more than 4096 chunks go to HDF5 in slabs, split along
+// the first axis whose later axes hold few enough chunks; every split must
+// return what was written.
+TEST_F(H5Test, ReadsOverManyChunks) {
+  const DType dtype = DType::from_descr("<u2");
+  struct Case {
+    Shape shape, chunks;
+  };
+  const std::vector<Case> cases{{{9000}, {1}}, {{7, 1200}, {2, 1}}, {{5, 70, 100}, {1, 1, 1}},
+                                {{3, 5, 4097}, {2, 3, 1}}};
+  for (std::size_t c = 0; c < cases.size(); ++c) {
+    const Shape& shape = cases[c].shape;
+    SCOPED_TRACE(c);
+    const std::vector<std::byte> data = compressible(dtype, count(shape));
+    const std::string file_name = "many" + std::to_string(c) + ".h5";
+    {
+      H5Writer writer(path(file_name));
+      writer.write("x", ArrayView::contiguous(data.data(), dtype, shape), chunked(cases[c].chunks));
+      writer.commit();
+    }
+    const H5File file = H5File::open(path(file_name));
+    const std::uint64_t row = count(shape) / shape[0] * 2;
+    expect_array(file.read("x"), dtype, shape, bytes_of(data));
+    for (const auto& [start, stop] : std::vector<std::pair<std::uint64_t, std::uint64_t>>{
+             {1, shape[0]}, {shape[0] / 2, shape[0] / 2 + 1}, {shape[0] - 1, shape[0]}}) {
+      Shape rows = shape;
+      rows[0] = stop - start;
+      expect_array(file.read_rows("x", start, stop), dtype, rows,
+                   bytes_of(data).substr(start * row, (stop - start) * row));
+    }
+  }
+}
+
 TEST_F(H5Test, ReadRowsIntoCallerMemory) {
   const DType dtype = DType::from_descr(">i8");
   const Shape shape{100, 3};

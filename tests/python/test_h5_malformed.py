@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -185,8 +186,7 @@ LZF_DAMAGE = [
     # first output byte.
     pytest.param(lambda offset, size: (offset, b"\xff" * 16), id="reference-before-start"),
     # A literal run of 32 bytes announced three bytes before the end.
-    pytest.param(lambda offset, size: (offset + size - 3, b"\x1f\x00\x00"),
-                 id="literal-past-end"),
+    pytest.param(lambda offset, size: (offset + size - 3, b"\x1f\x00\x00"), id="literal-past-end"),
 ]
 
 
@@ -369,3 +369,121 @@ def test_chunks_larger_than_the_fixed_extent(tmp_path: Path, dim: int) -> None:
         with pytest.raises(ndbridge.FormatError, match=says) as info:
             read()
         assert names_file(info.value, path)
+
+
+# Chunk records that disagree with the layout. libhdf5 1.10 copies past the
+# end of its own chunk buffer reading such a chunk (found by the h5 fuzz
+# target); h5py's write_direct_chunk stores any bytes under any filter mask,
+# so each record here is one HDF5 itself could have written from a buggy
+# writer. The reader checks every chunk a read touches before reading it.
+
+ROWS_2x8 = np.arange(16, dtype="<i4").reshape(2, 8)
+
+
+def direct_chunk_file(path: Path, payload: bytes, mask: int, **filters: Any) -> Path:
+    with h5py.File(path, "w", libver="earliest") as f:
+        d = f.create_dataset("x", shape=(4, 8), dtype="<i4", chunks=(2, 8), **filters)
+        d[2:] = 7
+        d.id.write_direct_chunk((0, 0), payload, filter_mask=mask)
+    if payload is EMPTY:
+        # The chunk's key in the version 1 B-tree: size, filter mask, offset.
+        key = struct.pack("<IIQQQ", 1, mask, 0, 0, 0)
+        raw = path.read_bytes()
+        assert raw.count(key) == 1
+        path.write_bytes(raw.replace(key, struct.pack("<IIQQQ", 0, mask, 0, 0, 0)))
+    return path
+
+
+def chunk_reads(path: Path) -> list[tuple[Callable[[], Any], slice]]:
+    """Ways to read dataset x, each with the rows it returns."""
+    return [
+        (lambda: cpp.read_h5(path, "x"), slice(None)),
+        (lambda: cpp.read_h5(path, "x", rows=(1, 3)), slice(1, 3)),
+        (lambda: cpp.H5File(path).read("x", rows=(0, 1)), slice(0, 1)),
+        (lambda: ndbridge.load(path, "x", rows=(0, 2)), slice(0, 2)),
+    ]
+
+
+RAW = ROWS_2x8.tobytes()
+GZIP = {"compression": "gzip"}
+SHUFFLE = {"shuffle": True}
+#: Stands for a chunk of 0 bytes, which h5py will not write: direct_chunk_file
+#: writes one byte and sets the size in its record to 0.
+EMPTY = b"\x00"
+ELEMENTS = "but its elements take 64"
+
+
+@pytest.mark.parametrize(
+    ("payload", "mask", "filters", "says"),
+    [
+        pytest.param(RAW[:60], 0, SHUFFLE, f"stores 60 bytes, {ELEMENTS} ", id="short"),
+        pytest.param(RAW + b"\0" * 4, 0, SHUFFLE, f"stores 68 bytes, {ELEMENTS} ", id="long"),
+        pytest.param(
+            RAW[:60], 1, SHUFFLE, f"stores 60 bytes, {ELEMENTS} ", id="short-shuffle-skipped"
+        ),
+        pytest.param(
+            zlib.compress(RAW), 1, GZIP, f"stores {len(zlib.compress(RAW))} bytes, {ELEMENTS} ",
+            id="gzip-skipped-over-compressed-bytes",
+        ),
+        pytest.param(
+            RAW, 0, {"fletcher32": True}, f"stores 64 bytes, {ELEMENTS} plus a checksum",
+            id="fletcher32-without-checksum",
+        ),
+        pytest.param(
+            zlib.compress(RAW), 2, GZIP, "skips filters its pipeline of 1",
+            id="mask-beyond-pipeline",
+        ),
+        pytest.param(EMPTY, 1, GZIP, "is stored in 0 bytes", id="empty-gzip-skipped"),
+        pytest.param(EMPTY, 0, GZIP, "is stored in 0 bytes", id="empty-gzip"),
+    ],
+)  # fmt: skip
+def test_chunk_record_disagrees_with_layout(
+    tmp_path: Path, payload: bytes, mask: int, filters: dict[str, Any], says: str
+) -> None:
+    path = direct_chunk_file(tmp_path / "chunk.h5", payload, mask, **filters)
+    for read, _ in chunk_reads(path):
+        with pytest.raises(
+            ndbridge.FormatError, match=r"chunk at \(0, 0\) " + re.escape(says)
+        ) as info:
+            read()
+        assert names_file(info.value, path) and "damaged chunk record" in str(info.value)
+    # The chunk after it is sound and still reads.
+    assert (cpp.read_h5(path, "x", rows=(2, 4)) == 7).all()
+
+
+@pytest.mark.parametrize(
+    ("payload", "mask", "filters"),
+    [
+        pytest.param(RAW, 1, GZIP, id="gzip-skipped"),
+        pytest.param(RAW, 1, {"fletcher32": True}, id="fletcher32-skipped"),
+        pytest.param(RAW, 3, {"shuffle": True, **GZIP}, id="all-skipped"),
+        pytest.param(zlib.compress(RAW), 0, GZIP, id="gzip"),
+    ],
+)  # fmt: skip
+def test_chunk_records_that_agree_read(
+    tmp_path: Path, payload: bytes, mask: int, filters: dict[str, Any]
+) -> None:
+    # Filters skipped when a chunk was written (HDF5 does so for optional
+    # filters that fail) are legitimate: such chunks must not be refused.
+    path = direct_chunk_file(tmp_path / "chunk.h5", payload, mask, **filters)
+    with h5py.File(path) as f:
+        expected = f["x"][()]
+    assert (expected[0] == ROWS_2x8[0]).all() and (expected[2:] == 7).all()
+    for read, rows in chunk_reads(path):
+        np.testing.assert_array_equal(read(), expected[rows])
+
+
+@pytest.mark.parametrize("stored", [60, 68])
+def test_unfiltered_chunk_record_size_is_not_used(tmp_path: Path, stored: int) -> None:
+    # Without filters libhdf5 1.10 reads as many bytes as the layout says a
+    # chunk holds, whatever its record's size (which it reports as the
+    # layout's too), so nothing is read out of bounds: the stored elements
+    # come back, and the one short record's last element is whatever bytes
+    # follow it in the file (libhdf5 versions differ there).
+    payload = (RAW + b"\0" * 4)[:stored]
+    path = direct_chunk_file(tmp_path / "chunk.h5", payload, 0)
+    expected = np.concatenate([ROWS_2x8, np.full((2, 8), 7, "<i4")])
+    known = np.ones(expected.shape, dtype=bool)
+    known[1, 7] = stored >= 64
+    for read, rows in chunk_reads(path):
+        np.testing.assert_array_equal(read()[known[rows]], expected[rows][known[rows]])

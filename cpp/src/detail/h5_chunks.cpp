@@ -1,0 +1,249 @@
+#include "detail/h5_chunks.hpp"
+
+#include <algorithm>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#include "detail/file.hpp"
+#include "detail/h5_call.hpp"
+#include "ndbridge/error.hpp"
+
+namespace ndbridge::detail {
+
+namespace {
+
+// HDF5 1.10 keeps a record (with two dataspaces) per chunk of one H5Dread
+// call: a few kilobytes each, so a slab of this many stays near 10 MB.
+constexpr std::uint64_t kMaxChunksPerRead = 4096;
+
+// Chunk grids up to this many chunks remember which chunks were checked
+// (one bit each); larger ones are checked on every read that touches them.
+constexpr std::uint64_t kMaxRemembered = std::uint64_t{1} << 24;
+
+std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
+  if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) {
+    return std::numeric_limits<std::uint64_t>::max();
+  }
+  return a * b;
+}
+
+std::string coordinates(const std::vector<hsize_t>& origin) {
+  std::ostringstream out;
+  out << '(';
+  for (std::size_t k = 0; k < origin.size(); ++k) out << (k ? ", " : "") << origin[k];
+  out << (origin.size() == 1 ? ",)" : ")");
+  return out.str();
+}
+
+// Bytes one element takes in the file's chunks; 0 when unknown.
+std::uint64_t stored_element_size(hid_t dataset, hid_t file_type, const std::string& what) {
+  if (check_tri(H5Tis_variable_str(file_type), what + ": cannot read the type")) {
+    // A variable-length string is stored as a global heap reference: a
+    // 4-byte length, the heap collection's address, a 4-byte index.
+    const Handle file = own(H5Iget_file_id(dataset), what + ": cannot find its file");
+    const Handle fcpl = own(H5Fget_create_plist(file.get()), what + ": cannot read the file's settings");
+    std::size_t address_size = 0, length_size = 0;
+    check(H5Pget_sizes(fcpl.get(), &address_size, &length_size), what + ": cannot read the file's settings");
+    return 4 + address_size + 4;
+  }
+  if (H5Tdetect_class(file_type, H5T_VLEN) != 0 || H5Tget_class(file_type) == H5T_REFERENCE) {
+    return 0;  // sizes in memory and in the file differ; ndbridge does not read these anyway
+  }
+  return H5Tget_size(file_type);
+}
+
+}  // namespace
+
+H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shape, const File& file,
+                   std::string what)
+    : dataset_(dataset), file_(file), what_(std::move(what)), dims_(shape.begin(), shape.end()) {
+  chunk_.resize(dims_.size());
+  if (H5Pget_chunk(dcpl, static_cast<int>(chunk_.size()), chunk_.data()) != static_cast<int>(dims_.size())) {
+    throw FormatError(what_ + ": its chunk shape does not match its dataspace (damaged layout)");
+  }
+  chunk_bytes_ = stored_element_size(dataset, file_type, what_);
+  std::uint64_t total = 1;
+  for (std::size_t k = 0; k < dims_.size(); ++k) {
+    if (chunk_[k] == 0) throw FormatError(what_ + ": a chunk dimension is 0 (damaged layout)");
+    grid_.push_back(dims_[k] / chunk_[k] + (dims_[k] % chunk_[k] != 0));
+    chunk_bytes_ = saturating_mul(chunk_bytes_, chunk_[k]);
+    total = saturating_mul(total, grid_.back());
+  }
+  if (chunk_bytes_ > std::numeric_limits<std::uint32_t>::max()) {
+    // HDF5 refuses to create chunks of 4 GiB or more.
+    throw FormatError(what_ + ": its chunks would hold " + std::to_string(chunk_bytes_) +
+                      " bytes, more than HDF5 allows (damaged layout)");
+  }
+  const int filters = H5Pget_nfilters(dcpl);
+  if (filters < 0) throw_h5(what_ + ": cannot read the filter pipeline");
+  for (int k = 0; k < filters; ++k) {
+    unsigned flags = 0;
+    std::size_t count = 0;
+    filters_.push_back(H5Pget_filter2(dcpl, static_cast<unsigned>(k), &flags, &count, nullptr, 0, nullptr,
+                                      nullptr));
+  }
+  if (total <= kMaxRemembered) checked_.assign(static_cast<std::size_t>(total), false);
+}
+
+void H5Chunks::read(hid_t mem_type, std::uint64_t start, const Shape& shape, void* buffer) const {
+  for (const auto n : shape) {
+    if (n == 0) return;
+  }
+  const std::vector<hsize_t> counts(shape.begin(), shape.end());
+  const Handle mem_space = own(H5Screate_simple(static_cast<int>(counts.size()), counts.data(), nullptr),
+                               what_ + ": cannot describe memory");
+  const Handle file_space = own(H5Dget_space(dataset_), what_ + ": cannot read the dataspace");
+  std::vector<hsize_t> mem_offset(counts.size());
+  for (const Slab& slab : slabs(start, shape[0])) {
+    check(slab);
+    ndbridge::detail::check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, slab.offset.data(), nullptr,
+                                                slab.count.data(), nullptr),
+                            what_ + ": cannot select rows");
+    mem_offset = slab.offset;
+    mem_offset[0] -= start;
+    ndbridge::detail::check(H5Sselect_hyperslab(mem_space.get(), H5S_SELECT_SET, mem_offset.data(), nullptr,
+                                                slab.count.data(), nullptr),
+                            what_ + ": cannot select rows");
+    ndbridge::detail::check(
+        H5Dread(dataset_, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer),
+        what_ + ": cannot read");
+  }
+}
+
+std::vector<H5Chunks::Slab> H5Chunks::slabs(std::uint64_t start, std::uint64_t rows) const {
+  const std::size_t rank = dims_.size();
+  // The chunks the read touches: [lo, hi) along each axis.
+  std::vector<hsize_t> lo(rank, 0), hi(grid_);
+  lo[0] = start / chunk_[0];
+  hi[0] = (start + rows - 1) / chunk_[0] + 1;
+  // Split along the first axis whose later axes hold few enough chunks
+  // together; every axis after it is read whole in each slab.
+  std::vector<std::uint64_t> inner(rank, 1);  // chunks of one step along axis k
+  for (std::size_t k = rank - 1; k > 0; --k) inner[k - 1] = saturating_mul(inner[k], hi[k] - lo[k]);
+  std::size_t axis = 0;
+  while (inner[axis] > kMaxChunksPerRead) ++axis;
+  const std::uint64_t step = std::max<std::uint64_t>(1, kMaxChunksPerRead / inner[axis]);
+
+  std::vector<Slab> out;
+  std::vector<hsize_t> at(lo);
+  for (;;) {
+    Slab slab{std::vector<hsize_t>(rank), std::vector<hsize_t>(rank)};
+    for (std::size_t k = 0; k < rank; ++k) {
+      // Chunk indices [first, last) of this slab along axis k; a chunk index
+      // below grid_[k] times the chunk size stays below the extent.
+      const hsize_t first = k <= axis ? at[k] : lo[k];
+      const hsize_t last = k < axis ? at[k] + 1 : k == axis ? std::min<hsize_t>(at[k] + step, hi[k]) : hi[k];
+      hsize_t from = first * chunk_[k];
+      hsize_t to = last == grid_[k] ? dims_[k] : last * chunk_[k];
+      if (k == 0) {
+        from = std::max<hsize_t>(from, start);
+        to = std::min<hsize_t>(to, start + rows);
+      }
+      slab.offset[k] = from;
+      slab.count[k] = to - from;
+    }
+    out.push_back(std::move(slab));
+    // Next position: `step` chunks on along `axis`, carrying into earlier axes.
+    std::size_t k = axis;
+    at[k] += step;
+    while (at[k] >= hi[k]) {
+      if (k == 0) return out;
+      at[k] = lo[k];
+      --k;
+      at[k] += 1;
+    }
+  }
+}
+
+void H5Chunks::check(const Slab& slab) const {
+  const std::size_t rank = dims_.size();
+  std::vector<hsize_t> lo(rank), hi(rank), at(rank), origin(rank);
+  for (std::size_t k = 0; k < rank; ++k) {
+    lo[k] = slab.offset[k] / chunk_[k];
+    hi[k] = (slab.offset[k] + slab.count[k] - 1) / chunk_[k] + 1;
+  }
+  at = lo;
+  const std::lock_guard<std::mutex> lock(mutex_);
+  for (;;) {
+    std::uint64_t index = 0;
+    for (std::size_t k = 0; k < rank; ++k) {
+      index = index * grid_[k] + at[k];
+      origin[k] = at[k] * chunk_[k];
+    }
+    if (checked_.empty() || !checked_[static_cast<std::size_t>(index)]) {
+      check_chunk(origin);
+      if (!checked_.empty()) checked_[static_cast<std::size_t>(index)] = true;
+    }
+    std::size_t k = rank - 1;
+    while (++at[k] == hi[k]) {
+      if (k == 0) return;
+      at[k] = lo[k];
+      --k;
+    }
+  }
+}
+
+bool H5Chunks::stored(const std::vector<hsize_t>& origin) const {
+  // Reading it raw fails only where no chunk was ever written; a record of
+  // size 0 reads no bytes.
+  std::uint32_t mask = 0;
+  raw_.resize(1);
+  return H5Dread_chunk(dataset_, H5P_DEFAULT, origin.data(), &mask, raw_.data()) >= 0;
+}
+
+void H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
+  const std::string chunk = what_ + ": the chunk at " + coordinates(origin);
+  hsize_t size = 0;
+  if (H5Dget_chunk_storage_size(dataset_, origin.data(), &size) < 0) {
+    // libhdf5 1.10 fails here for a chunk never written (when others were),
+    // which reads as the fill value. A record it cannot look up at all fails
+    // the read itself the same way, with an error: nothing unsafe gets by.
+    return;
+  }
+  // Unfiltered chunks report the layout's size, whatever their record says
+  // (and libhdf5 reads that many bytes), so only a filtered one can say 0.
+  if (size == 0 && (filters_.empty() || !stored(origin))) return;  // never written
+  if (size == 0) throw FormatError(chunk + " is stored in 0 bytes (damaged chunk record)");
+  std::uint64_t file_size = file_.size_at_open();
+  if (size > file_size) file_size = file_.size();  // grown since?
+  if (size > file_size) {
+    throw FormatError(chunk + " claims " + std::to_string(size) + " bytes, but the file has " +
+                      std::to_string(file_size) + " (damaged chunk record)");
+  }
+  unsigned mask = 0;
+  if (!filters_.empty()) {
+    // Only the chunk itself says which filters it went through: read it raw.
+    // (H5Dget_chunk_info_by_coord would say without reading, but walks every
+    // chunk record in 1.10: a whole read of n chunks took time in n squared.)
+    raw_.resize(static_cast<std::size_t>(size));
+    std::uint32_t filter_mask = 0;
+    if (H5Dread_chunk(dataset_, H5P_DEFAULT, origin.data(), &filter_mask, raw_.data()) < 0) {
+      throw_h5(chunk + ": cannot read it");
+    }
+    mask = filter_mask;
+  }
+  if (filters_.size() < 32 && (mask >> filters_.size()) != 0) {
+    throw FormatError(chunk + " skips filters its pipeline of " + std::to_string(filters_.size()) +
+                      " does not have (filter mask " + std::to_string(mask) + "; damaged chunk record)");
+  }
+  // What the filters it went through can have done to its size: only
+  // checksums and shuffling leave it predictable.
+  bool resized = false;
+  std::uint64_t checksums = 0;
+  for (std::size_t k = 0; k < filters_.size(); ++k) {
+    if (k < 32 && (mask & (1u << k)) != 0) continue;  // skipped when written
+    if (filters_[k] == H5Z_FILTER_FLETCHER32) {
+      checksums += 4;
+    } else if (filters_[k] != H5Z_FILTER_SHUFFLE) {
+      resized = true;
+    }
+  }
+  if (!resized && chunk_bytes_ != 0 && size != chunk_bytes_ + checksums) {
+    throw FormatError(chunk + " stores " + std::to_string(size) + " bytes, but its elements take " +
+                      std::to_string(chunk_bytes_) + (checksums ? " plus a checksum" : "") +
+                      " (damaged chunk record)");
+  }
+}
+
+}  // namespace ndbridge::detail

@@ -1,0 +1,71 @@
+#pragma once
+
+// Reading a chunked dataset without trusting its chunk records.
+//
+// libhdf5 1.10 believes each chunk's record (stored size, filter mask): a
+// chunk of a filtered dataset whose record says its filters were skipped,
+// stored with fewer bytes than the chunk holds, is copied out past the end
+// of HDF5's own buffer (H5VM_memcpyvv), a record
+// claiming 4 GiB is allocated as such, and one read over millions of chunks
+// keeps a record per chunk until memory runs out. Fuzzing found all three
+// (docs/robustness.md). So every chunk a read touches is looked up first
+// (its stored size, and for a filtered dataset its filter mask, which only
+// reading it raw gives in 1.10) and checked against the layout and the
+// file's size, once per chunk, and reads go to HDF5 in slabs of a bounded
+// number of chunks.
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ndbridge/array.hpp"
+
+namespace ndbridge::detail {
+
+class File;
+
+class H5Chunks {
+ public:
+  /// A guard for `dataset`, chunked with creation properties `dcpl` and
+  /// extent `shape` (not scalar, not null), stored in `file`. `what` names
+  /// the dataset in errors.
+  H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shape, const File& file,
+           std::string what);
+
+  /// Reads the elements of rows [start, start + shape[0]) (every other axis
+  /// whole) into `buffer` as `mem_type`, after checking every chunk they
+  /// lie in. Throws FormatError naming the first damaged chunk.
+  void read(hid_t mem_type, std::uint64_t start, const Shape& shape, void* buffer) const;
+
+ private:
+  struct Slab {
+    std::vector<hsize_t> offset;  // in the file's dataspace
+    std::vector<hsize_t> count;
+  };
+
+  // The slabs covering rows [start, start + rows), each spanning at most
+  // kMaxChunksPerRead chunks.
+  std::vector<Slab> slabs(std::uint64_t start, std::uint64_t rows) const;
+  // Checks every chunk of `slab` not checked before.
+  void check(const Slab& slab) const;
+  void check_chunk(const std::vector<hsize_t>& origin) const;
+  // Whether the chunk at `origin` has a record (with an address) at all.
+  bool stored(const std::vector<hsize_t>& origin) const;
+
+  hid_t dataset_;
+  const File& file_;
+  std::string what_;
+  std::vector<hsize_t> dims_;
+  std::vector<hsize_t> chunk_;
+  std::vector<hsize_t> grid_;  // chunks along each axis
+  std::uint64_t chunk_bytes_ = 0;  // one chunk unfiltered, as the file stores its elements
+  std::vector<H5Z_filter_t> filters_;  // the pipeline, in order
+  mutable std::mutex mutex_;  // guards checked_ and raw_
+  mutable std::vector<bool> checked_;  // by chunk index, row-major; empty: grid too big to keep
+  mutable std::vector<char> raw_;  // the chunk being checked, as stored
+};
+
+}  // namespace ndbridge::detail
