@@ -36,8 +36,7 @@ def add_parser(commands: Any) -> None:
         "--compression",
         choices=COMPRESSIONS,
         default="none",
-        help="HDF5 output: gzip, lzf or none; .npz output: gzip (deflate) or none "
-        "(default: none)",
+        help="HDF5 output: gzip, lzf or none; .npz output: gzip (deflate) or none (default: none)",
     )
     parser.add_argument(
         "--level", type=int, default=4, metavar="N", help="gzip/deflate level 0-9 (default: 4)"

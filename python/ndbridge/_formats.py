@@ -116,9 +116,7 @@ def npz_members(path: PathLike) -> list[str]:
 
 
 @contextmanager
-def npz_member_as_npy(
-    path: PathLike, name: str, folder: PathLike | None = None
-) -> Iterator[Path]:
+def npz_member_as_npy(path: PathLike, name: str, folder: PathLike | None = None) -> Iterator[Path]:
     """Copy one member of an .npz archive to a temporary .npy file and yield its path.
 
     Only that member is read, in blocks of bounded size, with its CRC-32

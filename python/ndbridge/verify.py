@@ -98,9 +98,7 @@ def _value_text(flat: np.ndarray, index: int) -> str:
     return f"{value} (bytes {flat[index : index + 1].tobytes().hex()})"
 
 
-def _first_difference(
-    ref: np.ndarray, other: np.ndarray, first_row: int
-) -> str | None:
+def _first_difference(ref: np.ndarray, other: np.ndarray, first_row: int) -> str | None:
     a, b = np.ascontiguousarray(ref), np.ascontiguousarray(other)
     if a.size == 0:
         return None

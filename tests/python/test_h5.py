@@ -193,11 +193,11 @@ def h5py_dataset(
             # create_dataset ignores the dcpl of scalars: go through h5d.
             parent, _, leaf = name.rpartition("/")
             group = f.require_group(parent) if parent else f
-            type_id = h5py.h5t.py_create(np.dtype(dtype) if dtype is not None else data.dtype,
-                                         logical=True)
+            type_id = h5py.h5t.py_create(
+                np.dtype(dtype) if dtype is not None else data.dtype, logical=True
+            )
             space = h5py.h5s.create(h5py.h5s.SCALAR)
-            dset = h5py.Dataset(h5py.h5d.create(group.id, leaf.encode(), type_id, space,
-                                                dcpl=dcpl))
+            dset = h5py.Dataset(h5py.h5d.create(group.id, leaf.encode(), type_id, space, dcpl=dcpl))
             dset[()] = data
             assert dset.id.get_create_plist().get_layout() == h5py.h5d.COMPACT
             return dset
@@ -268,16 +268,20 @@ def assert_text(actual: np.ndarray, expected: np.ndarray) -> None:
 
 
 def dtype_strategy(codes: tuple[str, ...] = NUMERIC_CODES) -> st.SearchStrategy[np.dtype[Any]]:
-    return st.builds(lambda code, order: np.dtype(order + code), st.sampled_from(codes),
-                     st.sampled_from("<>"))
+    return st.builds(
+        lambda code, order: np.dtype(order + code), st.sampled_from(codes), st.sampled_from("<>")
+    )
 
 
 def shapes(max_rows: int = 40) -> st.SearchStrategy[tuple[int, ...]]:
     """0-d, empty and 1-4 dimensional shapes."""
     dims = st.lists(st.integers(1, 5), min_size=0, max_size=3)
     # Big enough that chunks hold a few KiB, to check they were compressed.
-    big = st.builds(lambda rows, rest: (rows, *rest), st.integers(100, 400),
-                    st.lists(st.integers(1, 8), min_size=0, max_size=2))
+    big = st.builds(
+        lambda rows, rest: (rows, *rest),
+        st.integers(100, 400),
+        st.lists(st.integers(1, 8), min_size=0, max_size=2),
+    )
     return st.one_of(
         st.sampled_from([(), (0,), (3, 0, 2), (0, 4)]),
         st.builds(lambda rows, rest: (rows, *rest), st.integers(1, max_rows), dims),
@@ -407,8 +411,7 @@ def test_h5py_lzf_compressible_reads_in_cpp(tmp_path: Path, dtype: str, shuffle:
     data = compressible(np.dtype(dtype), (2000, 7), seed=7)
     path = tmp_path / "lzf.h5"
     with h5py.File(path, "w", libver="earliest") as f:
-        dset = f.create_dataset("x", data=data, chunks=(300, 7), compression="lzf",
-                                shuffle=shuffle)
+        dset = f.create_dataset("x", data=data, chunks=(300, 7), compression="lzf", shuffle=shuffle)
         raw = 300 * 7 * data.dtype.itemsize
         sizes = stored_chunk_bytes(dset)
         assert len(sizes) == 7 and all(size < raw // 2 for size in sizes), sizes
@@ -425,8 +428,9 @@ def test_h5py_gzip_levels(tmp_path: Path, level: int) -> None:
     data = compressible(np.dtype("<i4"), (5000,), seed=level)
     path = tmp_path / "gzip.h5"
     with h5py.File(path, "w", libver="earliest") as f:
-        dset = f.create_dataset("x", data=data, chunks=(1000,), compression="gzip",
-                                compression_opts=level)
+        dset = f.create_dataset(
+            "x", data=data, chunks=(1000,), compression="gzip", compression_opts=level
+        )
         sizes = stored_chunk_bytes(dset)
         if level > 0:
             assert all(size < 4000 for size in sizes), sizes
@@ -441,10 +445,14 @@ def test_h5py_gzip_levels(tmp_path: Path, level: int) -> None:
 @given(
     dtype=st.one_of(dtype_strategy(), dtype_strategy(BYTES_CODES)),
     shape_storage=shapes().flatmap(
-        lambda s: st.tuples(st.just(s), st.sampled_from(
-            (Storage("contiguous"), *FILTERED_STORAGES, Storage("chunked")) if s
-            else (Storage("contiguous"),)
-        ))
+        lambda s: st.tuples(
+            st.just(s),
+            st.sampled_from(
+                (Storage("contiguous"), *FILTERED_STORAGES, Storage("chunked"))
+                if s
+                else (Storage("contiguous"),)
+            ),
+        )
     ),
     divisors=st.lists(st.integers(1, 3), min_size=4, max_size=4),
     memory=st.sampled_from(MEMORY_LAYOUTS),
@@ -462,8 +470,9 @@ def test_cpp_to_h5py(
     chunks = chunk_shape(shape, divisors) if storage.layout == "chunked" else None
     with scratch_dir() as tmp:
         path = tmp / "cpp.h5"
-        cpp.write_h5(path, "a/b/data", in_memory_layout(data, memory),
-                     **write_options(storage, chunks))
+        cpp.write_h5(
+            path, "a/b/data", in_memory_layout(data, memory), **write_options(storage, chunks)
+        )
         assert os.listdir(tmp) == ["cpp.h5"]
         with h5py.File(path, "r") as f:
             dset = f["a/b/data"]
@@ -492,8 +501,12 @@ def test_cpp_text_to_h5py(
         compression = None
     with scratch_dir() as tmp:
         path = tmp / "text.h5"
-        cpp.write_h5(path, "t", in_memory_layout(data, memory) if data.size else data,
-                     compression=compression)
+        cpp.write_h5(
+            path,
+            "t",
+            in_memory_layout(data, memory) if data.size else data,
+            compression=compression,
+        )
         with h5py.File(path, "r") as f:
             dset = f["t"]
             info = h5py.check_string_dtype(dset.dtype)
@@ -577,12 +590,20 @@ def test_automatic_chunks(tmp_path: Path) -> None:
 @PROPERTY
 @given(
     dtype=dtype_strategy(("b1", "i2", "u8", "f2", "f8", "c8")),
-    shape=st.builds(lambda rows, rest: (rows, *rest), st.integers(0, 60),
-                    st.lists(st.integers(0, 4), max_size=2)),
-    storage=st.sampled_from((
-        Storage("contiguous"), Storage("compact"), Storage("chunked"),
-        Storage("chunked", "gzip", 3, shuffle=True), Storage("chunked", "lzf", fletcher32=True),
-    )),
+    shape=st.builds(
+        lambda rows, rest: (rows, *rest),
+        st.integers(0, 60),
+        st.lists(st.integers(0, 4), max_size=2),
+    ),
+    storage=st.sampled_from(
+        (
+            Storage("contiguous"),
+            Storage("compact"),
+            Storage("chunked"),
+            Storage("chunked", "gzip", 3, shuffle=True),
+            Storage("chunked", "lzf", fletcher32=True),
+        )
+    ),
     chunk_rows=st.integers(1, 13),
     bounds=st.tuples(st.floats(0, 1), st.floats(0, 1)),
     seed=st.integers(0, 2**32 - 1),
@@ -618,7 +639,7 @@ def test_rows_across_chunk_boundaries(tmp_path: Path, layout: str) -> None:
     cpp.write_h5(path, "x", data, **options)
     ranges = [(0, 100), (9, 11), (10, 20), (5, 95), (99, 100), (0, 0), (50, 50), (100, 100)]
     with h5py.File(path, "r") as f:
-        expected = {r: np.asarray(f["x"][r[0]:r[1]]) for r in ranges}
+        expected = {r: np.asarray(f["x"][r[0] : r[1]]) for r in ranges}
     for r in ranges:
         assert_same(cpp.read_h5(path, "x", rows=r), expected[r])
 
@@ -814,8 +835,9 @@ def test_listing_matches_h5py(tmp_path: Path) -> None:
         h5py_dataset(f, "plain", rows, Storage("contiguous"))
         h5py_dataset(f, "small", np.arange(5, dtype=">u2"), Storage("compact"))
         h5py_dataset(f, "deep/er/gz", rows, Storage("chunked", "gzip", 5, True, True), (100, 4))
-        h5py_dataset(f, "deep/lzf", rows.astype("<c8"), Storage("chunked", "lzf", shuffle=True),
-                     (64, 2))
+        h5py_dataset(
+            f, "deep/lzf", rows.astype("<c8"), Storage("chunked", "lzf", shuffle=True), (64, 2)
+        )
         f["deep"].attrs["note"] = np.arange(3)
         f["deep/lzf"].attrs["unit"] = "m"
         f["deep/lzf"].attrs["scale"] = 0.5
@@ -840,8 +862,16 @@ def test_listing_matches_h5py(tmp_path: Path) -> None:
 def test_listing_of_a_cpp_written_file(tmp_path: Path) -> None:
     path = tmp_path / "tree.h5"
     data = compressible(np.dtype(">f8"), (300, 2), seed=9)
-    cpp.write_h5(path, "a/x", data, chunks=(50, 2), compression="lzf", shuffle=True,
-                 fletcher32=True, attrs={"unit": "s", "n": 3})
+    cpp.write_h5(
+        path,
+        "a/x",
+        data,
+        chunks=(50, 2),
+        compression="lzf",
+        shuffle=True,
+        fletcher32=True,
+        attrs={"unit": "s", "n": 3},
+    )
     cpp.write_h5(path, "b", np.arange(4, dtype="<i2"))
     expected = h5py_listing(path)
     actual = cpp.list_h5(path)
@@ -902,23 +932,33 @@ def test_written_file_uses_the_earliest_format(tmp_path: Path) -> None:
 
 
 BAD_WRITES = [
-    pytest.param(np.array([object(), 1], dtype=object), {}, ndbridge.UnsupportedError,
-                 id="object"),
-    pytest.param(np.array(["2020-01-01"], dtype="M8[D]"), {}, ndbridge.UnsupportedError,
-                 id="datetime"),
-    pytest.param(np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]), {},
-                 ndbridge.UnsupportedError, id="structured"),
+    pytest.param(np.array([object(), 1], dtype=object), {}, ndbridge.UnsupportedError, id="object"),
+    pytest.param(
+        np.array(["2020-01-01"], dtype="M8[D]"), {}, ndbridge.UnsupportedError, id="datetime"
+    ),
+    pytest.param(
+        np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]),
+        {},
+        ndbridge.UnsupportedError,
+        id="structured",
+    ),
     pytest.param(np.zeros(2, dtype="V8"), {}, ndbridge.UnsupportedError, id="void"),
     pytest.param(np.array(["a\x00b"]), {}, ndbridge.UsageError, id="nul-in-text"),
-    pytest.param(np.float64(1.0), {"compression": "gzip"}, ndbridge.UsageError,
-                 id="compressed-scalar"),
+    pytest.param(
+        np.float64(1.0), {"compression": "gzip"}, ndbridge.UsageError, id="compressed-scalar"
+    ),
     pytest.param(np.arange(10), {"chunks": (11,)}, ndbridge.UsageError, id="chunk-too-big"),
     pytest.param(np.arange(10), {"chunks": (0,)}, ndbridge.UsageError, id="chunk-zero"),
     pytest.param(np.arange(10), {"chunks": (2, 2)}, ndbridge.UsageError, id="chunk-rank"),
-    pytest.param(np.arange(10), {"compression": "szip"}, ndbridge.UsageError,
-                 id="unknown-compression"),
-    pytest.param(np.arange(10), {"compression": "gzip", "compression_level": 10},
-                 ndbridge.UsageError, id="gzip-level"),
+    pytest.param(
+        np.arange(10), {"compression": "szip"}, ndbridge.UsageError, id="unknown-compression"
+    ),
+    pytest.param(
+        np.arange(10),
+        {"compression": "gzip", "compression_level": 10},
+        ndbridge.UsageError,
+        id="gzip-level",
+    ),
 ]
 
 
@@ -1001,8 +1041,9 @@ def test_h5py_libver_filtered_chunks(
     assert capfd.readouterr().err == ""
 
 
-@pytest.mark.parametrize("value", [np.array([True, False]), np.array([1 + 2j])],
-                         ids=["bool", "complex"])
+@pytest.mark.parametrize(
+    "value", [np.array([True, False]), np.array([1 + 2j])], ids=["bool", "complex"]
+)
 def test_h5py_latest_bool_complex_fail_cleanly(
     tmp_path: Path, value: np.ndarray, capfd: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,6 +19,7 @@ ENTRY_KEYS = {
     "chunks", "filters", "stored_bytes", "nbytes", "virtual_sources", "error", "attributes",
 }  # fmt: skip
 
+
 def ls(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     status = main(["ls", *args])
     out, err = capsys.readouterr()

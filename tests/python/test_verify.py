@@ -130,9 +130,7 @@ def test_detects_a_changed_value(
     assert bad.name == "/g/chunked" and "first at (42, 3)" in bad.detail
 
 
-def test_detects_a_changed_dtype_and_shape(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_detects_a_changed_dtype_and_shape(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     np.save(tmp_path / "x.npy", ARRAYS["f4"])
     real = cpp.read_npy_header
 
