@@ -132,9 +132,7 @@ def main() -> None:
     p.add_argument("--workdir", type=Path)
     p.add_argument("--keep", action="store_true", help="keep the generated images")
     p.add_argument("--skip-naive", action="store_true", help="leave out the naive script")
-    p.add_argument(
-        "--repeat", type=int, default=5, help="timed 1- and 2-worker runs, alternating"
-    )
+    p.add_argument("--repeat", type=int, default=5, help="timed 1- and 2-worker runs, alternating")
     args = p.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="ndbridge-bench-pack-"))
     small = max(1, args.images // 4)

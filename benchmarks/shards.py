@@ -107,9 +107,7 @@ def main() -> None:
         "each run a fresh process (Python start-up and imports included); Dask clusters "
         "started before the timing."
     )
-    print(
-        f"Machine: {machine()}, dask {distributed.__version__}. {time.strftime('%Y-%m-%d')}."
-    )
+    print(f"Machine: {machine()}, dask {distributed.__version__}. {time.strftime('%Y-%m-%d')}.")
 
 
 if __name__ == "__main__":

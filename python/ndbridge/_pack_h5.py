@@ -32,6 +32,7 @@ import numpy as np
 
 from ._decode import Sample
 from ._errors import UsageError
+from ._writeback import Writeback
 
 FORMAT = "ndbridge-pack/1"
 #: Seconds between checkpoints of the partial file.
@@ -94,6 +95,7 @@ class H5Sink:
         self.gzip_level = options.get("gzip_level", 4)
         self.store = options["store"]
         self._checkpointed = time.monotonic()
+        self._writeback = Writeback(self.partial)
         self._adding = False
         self.last_consumed: str | None = None
         if resume and self.partial.exists():
@@ -261,6 +263,7 @@ class H5Sink:
         if reopen:
             self.file = h5py.File(self.partial, "a")
             _hold_metadata(self.file)
+            self._writeback.kick()
         self._checkpointed = time.monotonic()
 
     def _rewind(self) -> None:
@@ -296,6 +299,7 @@ class H5Sink:
             if key in self.file.attrs:
                 del self.file.attrs[key]
         self.file.close()
+        self._writeback.stop()
         fd = os.open(self.partial, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -306,6 +310,7 @@ class H5Sink:
 
     def close(self) -> None:
         """Close without finishing: the partial file, checkpointed, stays for --resume."""
+        self._writeback.stop()
         if self.file.id.valid:
             try:
                 if not self._adding:  # a batch cut short is left to the last checkpoint

@@ -29,6 +29,7 @@ import numpy as np
 from ._decode import Sample
 from ._errors import UsageError
 from ._npy_stream import file_pieces, npy_header, write_member
+from ._writeback import Writeback
 
 FORMAT = "ndbridge-pack/1"
 
@@ -85,6 +86,7 @@ class NpySink:
         self.capacity = capacity
         self.resumed = False
         self._images: Any = None
+        self._writeback = Writeback(self.partial)
         state = self._load_state(meta) if resume else None
         if state is None:
             self.state: dict[str, Any] = {
@@ -214,6 +216,8 @@ class NpySink:
         self.state["consumed"] = consumed
         self.state["last"] = last
         self._save_state()
+        if self.fmt == "npy":  # an .npz copies the images into the archive at the end
+            self._writeback.kick()
 
     # -- the end ------------------------------------------------------------
 
@@ -277,6 +281,7 @@ class NpySink:
 
     def finish(self) -> Path:
         """Complete the output(s), flush to disk and rename into place."""
+        self._writeback.stop()
         for f in (self._labels, self._paths, self._skipped):
             f.close()
         if self._images is None:  # nothing decoded at all: an empty image array
@@ -328,6 +333,7 @@ class NpySink:
 
     def close(self) -> None:
         """Stop without finishing: everything stays for --resume."""
+        self._writeback.stop()
         for f in (self._labels, self._paths, self._skipped, self._images):
             if f is not None and not f.closed:
                 f.close()

@@ -470,7 +470,7 @@ def _run_parallel(
     import mmap
     import tempfile
 
-    from ._decode import unpark
+    from ._decode import keep_freed_memory, unpark
 
     window = 2 * workers
     shm = Path("/dev/shm")
@@ -497,7 +497,9 @@ def _run_parallel(
             del samples  # the views into the slot die before it is reused
             free.append(slot)
 
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(
+            workers, mp_context=context, initializer=keep_freed_memory
+        ) as pool:
             try:
                 for batch in batches:
                     if not free:

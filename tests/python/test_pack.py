@@ -127,7 +127,34 @@ def test_corrupt_and_truncated_images_fail_naming_the_file(
     with pytest.raises(ndbridge.FormatError, match=r"dog/0001\.png.*cannot decode"):
         ndbridge.pack(src, out, workers=2)
     assert not out.exists()
-    assert not (tmp_path / "out.h5.partial").exists() or True  # kept for --resume; never final
+    # What was written is kept for --resume, under a name that says unfinished.
+    with h5py.File(tmp_path / "out.h5.partial", "r") as f:
+        assert "count" not in f.attrs and f.attrs["ndbridge_consumed"] < 15
+
+
+def test_flushing_while_packing_changes_nothing_and_stops(
+    tree: tuple[Path, list[np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A checkpoint after every batch, and a flush of the partial file asked
+    # for at each: the background flushes run, and end with the run.
+    import threading
+
+    from ndbridge import _pack_h5, _writeback, packing
+
+    src, pixels = tree
+    monkeypatch.setattr(packing, "BATCH_BYTES", 2 * pixels[0].nbytes)
+    monkeypatch.setattr(_pack_h5, "CHECKPOINT_SECONDS", 0.0)
+    monkeypatch.setattr(_writeback, "INTERVAL", 0.0)
+    flushed = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (flushed.append(fd), real(fd))[1])
+    for fmt in ("h5", "npy"):
+        out = tmp_path / f"out.{fmt}"
+        flushed.clear()
+        ndbridge.pack(src, out, labels="dirs", workers=1)
+        assert flushed, fmt
+        assert not [t for t in threading.enumerate() if t.name == "ndbridge-writeback"]
+        np.testing.assert_array_equal(load_packed(out)["images"], np.stack(pixels))
 
 
 def test_skip_records_each_file_and_why(
