@@ -22,6 +22,7 @@
 #include "detail/gather.hpp"
 #include "detail/h5_call.hpp"
 #include "detail/h5_chunks.hpp"
+#include "detail/h5_filters.hpp"
 #include "detail/h5_types.hpp"
 #include "detail/h5_virtual.hpp"
 #include "detail/text.hpp"
@@ -613,6 +614,20 @@ const OpenDataset& H5File::State::dataset(const std::string& dataset_name) {
   }
   if (layout == H5D_CHUNKED && !d->is_null) {
     check_chunk_layout(dcpl.get(), space.get(), what);
+    if (H5Pget_nfilters(dcpl.get()) == 0) {
+      // Reopened without a chunk cache. Through the cache libhdf5 1.10
+      // reads an unfiltered chunk into a buffer of the size its record
+      // claims, then copies the layout's chunk size out of it: a short
+      // record over-reads the buffer, and no O(log n) call reports that
+      // size (H5Dget_chunk_storage_size gives the layout's). Without the
+      // cache it reads the chunk's bytes straight into the caller's memory.
+      const Handle dapl = own(H5Pcreate(H5P_DATASET_ACCESS), what + ": cannot make access settings");
+      check(H5Pset_chunk_cache(dapl.get(), 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT),
+            what + ": cannot make access settings");
+      // Closed first: a second open of an open dataset shares its cache.
+      d->dataset.reset();
+      d->dataset = own(H5Dopen2(file.get(), dataset_name.c_str(), dapl.get()), what + ": cannot reopen");
+    }
     d->chunks = std::make_unique<detail::H5Chunks>(d->dataset.get(), dcpl.get(), d->type.get(), d->shape,
                                                    raw, what);
   }

@@ -32,12 +32,27 @@ py::object optional_shape(const std::optional<Shape>& shape) {
   return py::tuple(py::cast(*shape));
 }
 
+// Names and words read from a file: HDF5 does not promise UTF-8 (a damaged
+// or Latin-1 file has other bytes), and a listing must not fail on them.
+// Undecodable bytes become lone surrogates, as os.fsdecode does.
+py::str file_text(const std::string& text) {
+  PyObject* out = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "surrogateescape");
+  if (out == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(out);
+}
+
+py::list file_texts(const std::vector<std::string>& texts) {
+  py::list out;
+  for (const std::string& text : texts) out.append(file_text(text));
+  return out;
+}
+
 py::dict to_dict(const H5Object& o) {
   py::dict d;
-  d["path"] = o.path;
+  d["path"] = file_text(o.path);
   d["kind"] = kind_name(o.kind);
-  d["attributes"] = o.attributes;
-  d["error"] = o.error.empty() ? py::object(py::none()) : py::object(py::str(o.error));
+  d["attributes"] = file_texts(o.attributes);
+  d["error"] = o.error.empty() ? py::object(py::none()) : py::object(file_text(o.error));
   if (o.kind == H5Object::Kind::Dataset && !o.error.empty()) {
     // Nothing but the kind is known of a dataset libhdf5 cannot open.
     for (const char* key : {"dtype", "type", "shape", "layout", "chunks"}) d[key] = py::none();
@@ -48,25 +63,25 @@ py::dict to_dict(const H5Object& o) {
   } else if (o.kind == H5Object::Kind::Dataset) {
     d["dtype"] = o.dtype ? py::object(py::str(o.dtype->descr())) : py::object(py::none());
     d["readable"] = o.readable;
-    d["type"] = o.type;
+    d["type"] = file_text(o.type);
     d["shape"] = py::tuple(py::cast(o.shape));
     d["null_dataspace"] = o.null_dataspace;
     d["layout"] = o.layout;
     d["chunks"] = optional_shape(o.chunks);
-    d["filters"] = o.filters;
+    d["filters"] = file_texts(o.filters);
     // Virtual datasets: where each mapping's source is ("found": None when
     // missing); empty for every other layout.
     py::list sources;
     for (const H5VirtualSource& source : o.virtual_sources) {
       py::dict entry;
-      entry["file"] = source.file;
-      entry["dataset"] = source.dataset;
+      entry["file"] = file_text(source.file);
+      entry["dataset"] = file_text(source.dataset);
       entry["found"] = source.found.empty() ? py::object(py::none()) : py::object(py::str(source.found.string()));
       sources.append(entry);
     }
     d["virtual_sources"] = sources;
   } else if (!o.type.empty()) {
-    d["type"] = o.type;
+    d["type"] = file_text(o.type);
   }
   return d;
 }
@@ -147,7 +162,7 @@ py::dict read_attributes(H5File& file, const std::string& object) {
     attributes = file.attributes(object);
   }
   py::dict out;
-  for (auto& [name, value] : attributes) out[py::str(name)] = to_numpy(std::move(value));
+  for (auto& [name, value] : attributes) out[file_text(name)] = to_numpy(std::move(value));
   return out;
 }
 

@@ -80,7 +80,4 @@ class QuietErrors {
   bool saved_ = false;
 };
 
-/// Registers ndbridge's HDF5 filters (LZF, id 32000) once per process.
-void register_filters();
-
 }  // namespace ndbridge::detail

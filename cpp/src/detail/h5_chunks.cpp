@@ -1,12 +1,16 @@
 #include "detail/h5_chunks.hpp"
 
 #include <algorithm>
+#include <array>
 #include <functional>
 #include <limits>
 #include <sstream>
 
+#include <zlib.h>
+
 #include "detail/file.hpp"
 #include "detail/h5_call.hpp"
+#include "detail/h5_filters.hpp"
 #include "ndbridge/error.hpp"
 
 namespace ndbridge::detail {
@@ -20,6 +24,8 @@ constexpr std::uint64_t kMaxChunksPerRead = 4096;
 // Chunk grids up to this many chunks remember which chunks were checked
 // (one bit each); larger ones are checked on every read that touches them.
 constexpr std::uint64_t kMaxRemembered = std::uint64_t{1} << 24;
+
+constexpr H5Z_filter_t kLzf = 32000;
 
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
   if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) {
@@ -53,6 +59,28 @@ std::uint64_t stored_element_size(hid_t dataset, hid_t file_type, const std::str
   return H5Tget_size(file_type);
 }
 
+// The bytes a zlib stream inflates to, counting no further than `most` + 1;
+// -1 when it is not a complete stream.
+std::int64_t inflated_size(const char* data, std::size_t size, std::uint64_t most) {
+  if (size > std::numeric_limits<uInt>::max()) return -1;
+  z_stream z{};
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+  z.avail_in = static_cast<uInt>(size);
+  if (inflateInit(&z) != Z_OK) return -1;
+  std::array<Bytef, 1 << 16> scratch;
+  int status = Z_OK;
+  while (status == Z_OK && z.total_out <= most) {
+    z.next_out = scratch.data();
+    z.avail_out = static_cast<uInt>(scratch.size());
+    status = inflate(&z, Z_NO_FLUSH);
+  }
+  const std::int64_t out = status == Z_STREAM_END || z.total_out > most
+                               ? static_cast<std::int64_t>(z.total_out)
+                               : -1;
+  inflateEnd(&z);
+  return out;
+}
+
 }  // namespace
 
 H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shape, const File& file,
@@ -80,13 +108,33 @@ H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shap
   for (int k = 0; k < filters; ++k) {
     unsigned flags = 0;
     std::size_t count = 0;
-    filters_.push_back(H5Pget_filter2(dcpl, static_cast<unsigned>(k), &flags, &count, nullptr, 0, nullptr,
-                                      nullptr));
+    char name[64] = {};
+    const H5Z_filter_t id =
+        H5Pget_filter2(dcpl, static_cast<unsigned>(k), &flags, &count, nullptr, sizeof name, name, nullptr);
+    if (id == H5Z_FILTER_SHUFFLE || id == H5Z_FILTER_FLETCHER32) {
+      if (id == H5Z_FILTER_FLETCHER32 && resizer_ < 0) ++checksums_before_;
+    } else if (resizer_ >= 0 || chunk_bytes_ == 0 ||
+               !(id == H5Z_FILTER_DEFLATE || (id == kLzf && lzf_checks_chunk_size()))) {
+      // libhdf5 1.10 takes any filter's output as the chunk, however short:
+      // only the filters whose output ndbridge checks are read. Refused
+      // when a read is asked for, so that the dataset still lists.
+      if (unsupported_.empty()) {
+        unsupported_ = what_ + ": its filter pipeline has filter " + std::to_string(id) +
+                       (name[0] ? std::string(" (") + name + ")" : std::string()) +
+                       (resizer_ >= 0 ? " after another compressor" : "") +
+                       "; ndbridge reads chunks compressed once, with gzip or lzf, "
+                       "optionally with shuffle and fletcher32";
+      }
+    } else {
+      resizer_ = k;
+    }
+    filters_.push_back(id);
   }
   if (total <= kMaxRemembered) checked_.assign(static_cast<std::size_t>(total), false);
 }
 
 void H5Chunks::read(hid_t mem_type, std::uint64_t start, const Shape& shape, void* buffer) const {
+  if (!unsupported_.empty()) throw UnsupportedError(unsupported_);
   for (const auto n : shape) {
     if (n == 0) return;
   }
@@ -105,6 +153,9 @@ void H5Chunks::read(hid_t mem_type, std::uint64_t start, const Shape& shape, voi
     ndbridge::detail::check(H5Sselect_hyperslab(mem_space.get(), H5S_SELECT_SET, mem_offset.data(), nullptr,
                                                 slab.count.data(), nullptr),
                             what_ + ": cannot select rows");
+    // What the compressor must give back: the chunk, with the checksums
+    // added before it (check_chunk saw they were not skipped).
+    const ExpectChunkBytes expect(resizer_ < 0 ? 0 : chunk_bytes_ + 4 * checksums_before_);
     ndbridge::detail::check(
         H5Dread(dataset_, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer),
         what_ + ": cannot read");
@@ -237,6 +288,33 @@ void H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
       checksums += 4;
     } else if (filters_[k] != H5Z_FILTER_SHUFFLE) {
       resized = true;
+    }
+  }
+  if (resized) {
+    for (int k = 0; k < resizer_; ++k) {
+      if (filters_[k] == H5Z_FILTER_FLETCHER32 && (mask & (1u << k)) != 0) {
+        throw FormatError(chunk + " skips a checksum its pipeline puts before compression"
+                          " (filter mask " + std::to_string(mask) + "; damaged chunk record)");
+      }
+    }
+    if (filters_[static_cast<std::size_t>(resizer_)] == H5Z_FILTER_DEFLATE) {
+      // libhdf5 takes what inflates as the chunk, however short, and its
+      // deflate filter cannot be replaced: inflate once here to count. The
+      // checksums added after compression come off first.
+      std::uint64_t after = 0;
+      for (std::size_t k = static_cast<std::size_t>(resizer_) + 1; k < filters_.size(); ++k) {
+        if (filters_[k] == H5Z_FILTER_FLETCHER32 && (k >= 32 || (mask & (1u << k)) == 0)) after += 4;
+      }
+      const std::uint64_t expected = chunk_bytes_ + 4 * checksums_before_;
+      const std::int64_t inflated =
+          after > size ? -1 : inflated_size(raw_.data(), static_cast<std::size_t>(size - after), expected);
+      if (inflated >= 0 && static_cast<std::uint64_t>(inflated) != expected) {
+        throw FormatError(chunk + " inflates to " +
+                          (static_cast<std::uint64_t>(inflated) > expected ? "more than " + std::to_string(expected)
+                                                                            : std::to_string(inflated)) +
+                          " bytes, but its elements take " + std::to_string(expected) + " (damaged chunk)");
+      }
+      // A stream that does not inflate is left to libhdf5, which says so.
     }
   }
   if (!resized && chunk_bytes_ != 0 && size != chunk_bytes_ + checksums) {

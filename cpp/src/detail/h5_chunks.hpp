@@ -37,7 +37,8 @@ class H5Chunks {
 
   /// Reads the elements of rows [start, start + shape[0]) (every other axis
   /// whole) into `buffer` as `mem_type`, after checking every chunk they
-  /// lie in. Throws FormatError naming the first damaged chunk.
+  /// lie in. Throws FormatError naming the first damaged chunk, and
+  /// UnsupportedError for a pipeline whose output size cannot be checked.
   void read(hid_t mem_type, std::uint64_t start, const Shape& shape, void* buffer) const;
 
  private:
@@ -63,6 +64,9 @@ class H5Chunks {
   std::vector<hsize_t> grid_;  // chunks along each axis
   std::uint64_t chunk_bytes_ = 0;  // one chunk unfiltered, as the file stores its elements
   std::vector<H5Z_filter_t> filters_;  // the pipeline, in order
+  int resizer_ = -1;  // where gzip or lzf is in it; -1: neither
+  std::uint64_t checksums_before_ = 0;  // fletcher32 filters before that one
+  std::string unsupported_;  // why reads are refused; empty: they are not
   mutable std::mutex mutex_;  // guards checked_ and raw_
   mutable std::vector<bool> checked_;  // by chunk index, row-major; empty: grid too big to keep
   mutable std::vector<char> raw_;  // the chunk being checked, as stored

@@ -1,8 +1,10 @@
-// Filter 32000, LZF, as h5py defines it: registered in-process so files h5py
-// compressed with LZF read (and can be written) without a plugin.
+// Filter 32000, LZF, as h5py defines it (detail/h5_filters.hpp).
+#include "detail/h5_filters.hpp"
+
 #include <hdf5.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <mutex>
 
 #include "detail/h5_call.hpp"
@@ -11,6 +13,10 @@
 namespace ndbridge::detail {
 
 namespace {
+
+thread_local std::uint64_t expected_bytes = 0;
+// False when someone else's LZF filter was registered first.
+bool lzf_is_ours = false;
 
 constexpr H5Z_filter_t kLzfFilter = 32000;
 // The cd_values h5py stores: filter revision, liblzf version, chunk bytes.
@@ -24,8 +30,22 @@ constexpr std::size_t kMaxGrowth = 16;
 constexpr std::size_t kLzfMaxRatio = 88;
 
 void push_error(const char* what) {
-  H5Epush2(H5E_DEFAULT, __FILE__, "lzf_filter", __LINE__, H5E_ERR_CLS, H5E_PLINE, H5E_CANTFILTER,
-           "%s", what);
+  H5Epush2(H5E_DEFAULT, __FILE__, "ndbridge_filter", __LINE__, H5E_ERR_CLS, H5E_PLINE,
+           H5E_CANTFILTER, "%s", what);
+}
+
+// Whether `size` bytes is what the current read expects of a chunk; pushes
+// the error if not.
+bool expected_size(std::size_t size, const char* filter) {
+  const std::uint64_t expected = expected_bytes;
+  if (expected == 0 || size == expected) return true;
+  char message[160];
+  std::snprintf(message, sizeof message,
+                "%s: chunk unfilters to %zu bytes, but the dataset's chunks hold %llu "
+                "(damaged chunk)",
+                filter, size, static_cast<unsigned long long>(expected));
+  push_error(message);
+  return false;
 }
 
 herr_t lzf_set_local(hid_t dcpl, hid_t type, hid_t) {
@@ -58,7 +78,8 @@ std::size_t lzf_filter(unsigned flags, std::size_t count, const unsigned values[
       push_error("lzf: chunk declares more bytes than its compressed data can hold");
       return 0;
     }
-    const std::size_t hint = count >= 3 && values[2] != 0 ? values[2] : *buf_size;
+    std::size_t hint = count >= 3 && values[2] != 0 ? values[2] : *buf_size;
+    if (expected_bytes != 0) hint = static_cast<std::size_t>(expected_bytes);
     std::size_t capacity = std::max<std::size_t>(std::min(hint, most), 1);
     const std::size_t limit = std::max(std::min(std::max(hint, nbytes) * kMaxGrowth, most), capacity);
     while (true) {
@@ -75,6 +96,10 @@ std::size_t lzf_filter(unsigned flags, std::size_t count, const unsigned values[
         // stream; accepting it would hand HDF5 uninitialized bytes.
         H5free_memory(out);
         push_error("lzf: chunk decompresses to fewer bytes than the chunk holds");
+        return 0;
+      }
+      if (size != 0 && !expected_size(size, "lzf")) {
+        H5free_memory(out);
         return 0;
       }
       if (size != 0) {
@@ -117,9 +142,16 @@ void register_once() {
       H5Z_CLASS_T_VERS, kLzfFilter, 1, 1, "lzf", nullptr, lzf_set_local, lzf_filter,
   };
   check(H5Zregister(&lzf_class), "cannot register the LZF filter (32000)");
+  lzf_is_ours = true;
 }
 
 }  // namespace
+
+ExpectChunkBytes::ExpectChunkBytes(std::uint64_t bytes) noexcept { expected_bytes = bytes; }
+
+ExpectChunkBytes::~ExpectChunkBytes() { expected_bytes = 0; }
+
+bool lzf_checks_chunk_size() noexcept { return lzf_is_ours; }
 
 void register_filters() {
   static std::once_flag once;
