@@ -62,10 +62,23 @@ def test_strings_in_many_chunks(tmp_path: Path) -> None:
     assert cpp.read_h5(path, "t", rows=(4090, 4100)).tolist() == texts[4090:4100].tolist()
 
 
-def test_partly_written_chunks_read_the_fill_value(tmp_path: Path) -> None:
+FILTERS = [
+    pytest.param({}, id="unfiltered"),
+    pytest.param({"compression": "gzip"}, id="gzip"),
+    pytest.param({"compression": "gzip", "shuffle": True}, id="gzip-shuffle"),
+    pytest.param({"compression": "lzf", "shuffle": True}, id="lzf-shuffle"),
+]
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+def test_partly_written_chunks_read_the_fill_value(
+    tmp_path: Path, filters: dict[str, object]
+) -> None:
     path = tmp_path / "sparse.h5"
     with h5py.File(path, "w", libver="earliest") as f:
-        d = f.create_dataset("x", shape=(6, 20000), dtype="<i2", chunks=(4, 16), fillvalue=-3)
+        d = f.create_dataset(
+            "x", shape=(6, 20000), dtype="<i2", chunks=(4, 16), fillvalue=-3, **filters
+        )
         d[5, 19990:] = 9
         d[0, :16] = 1
     expected = np.full((6, 20000), -3, dtype="<i2")
@@ -99,3 +112,23 @@ def test_millions_of_unstored_chunks_in_bounded_memory(tmp_path: Path) -> None:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("filters", FILTERS)
+@pytest.mark.parametrize("dtype", ["|S3", ">c16", "<u8", "|b1"])
+def test_edge_chunks_and_odd_elements(
+    tmp_path: Path, filters: dict[str, object], dtype: str
+) -> None:
+    # Chunks overhanging every edge, elements of 1 to 16 bytes (3 for the
+    # byte strings, which shuffle leaves a remainder for), rows cut mid-chunk.
+    rng = np.random.default_rng(3)
+    data = rng.integers(0, 256, (23, 7, 5, np.dtype(dtype).itemsize), dtype="u1")
+    data = data.view(dtype).reshape(23, 7, 5)
+    if np.dtype(dtype).kind == "b":
+        data = data.view("u1") % 2 == 1
+    path = tmp_path / "edges.h5"
+    with h5py.File(path, "w", libver="earliest") as f:
+        f.create_dataset("x", data=data, chunks=(4, 3, 2), **filters)
+    np.testing.assert_array_equal(cpp.read_h5(path, "x"), data)
+    for start, stop in [(0, 1), (3, 9), (21, 23), (5, 6)]:
+        np.testing.assert_array_equal(cpp.read_h5(path, "x", rows=(start, stop)), data[start:stop])

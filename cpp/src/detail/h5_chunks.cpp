@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -57,6 +58,16 @@ std::uint64_t stored_element_size(hid_t dataset, hid_t file_type, const std::str
     return 0;  // sizes in memory and in the file differ; ndbridge does not read these anyway
   }
   return H5Tget_size(file_type);
+}
+
+// Steps `at` to the next index of the box [lo, hi), the last axis fastest;
+// false after the last one.
+bool advance(std::vector<hsize_t>& at, const std::vector<hsize_t>& lo, const std::vector<hsize_t>& hi) {
+  for (std::size_t k = at.size(); k-- > 0;) {
+    if (++at[k] < hi[k]) return true;
+    at[k] = lo[k];
+  }
+  return false;
 }
 
 // The bytes a zlib stream inflates to, counting no further than `most` + 1;
@@ -131,6 +142,15 @@ H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shap
     filters_.push_back(id);
   }
   if (total <= kMaxRemembered) checked_.assign(static_cast<std::size_t>(total), false);
+  // gzip, with or without shuffle, over fixed-size elements (read as they
+  // are stored): the reader inflates such chunks itself, into a buffer of
+  // exactly the chunk's size, rather than count what they inflate to and
+  // then have libhdf5 inflate them again.
+  decodes_ = unsupported_.empty() && resizer_ >= 0 && filters_[static_cast<std::size_t>(resizer_)] == H5Z_FILTER_DEFLATE &&
+             chunk_bytes_ != 0 && !check_tri(H5Tis_variable_str(file_type), what_ + ": cannot read the type") &&
+             std::all_of(filters_.begin(), filters_.end(),
+                         [](H5Z_filter_t id) { return id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE; });
+  element_size_ = H5Tget_size(file_type);
 }
 
 void H5Chunks::read(hid_t mem_type, std::uint64_t start, const Shape& shape, void* buffer) const {
@@ -142,17 +162,13 @@ void H5Chunks::read(hid_t mem_type, std::uint64_t start, const Shape& shape, voi
   const Handle mem_space = own(H5Screate_simple(static_cast<int>(counts.size()), counts.data(), nullptr),
                                what_ + ": cannot describe memory");
   const Handle file_space = own(H5Dget_space(dataset_), what_ + ": cannot read the dataspace");
-  std::vector<hsize_t> mem_offset(counts.size());
   for (const Slab& slab : slabs(start, shape[0])) {
+    if (decodes_) {
+      read_decoded(slab, start, shape[0], mem_type, mem_space.get(), file_space.get(), buffer);
+      continue;
+    }
     check(slab);
-    ndbridge::detail::check(H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, slab.offset.data(), nullptr,
-                                                slab.count.data(), nullptr),
-                            what_ + ": cannot select rows");
-    mem_offset = slab.offset;
-    mem_offset[0] -= start;
-    ndbridge::detail::check(H5Sselect_hyperslab(mem_space.get(), H5S_SELECT_SET, mem_offset.data(), nullptr,
-                                                slab.count.data(), nullptr),
-                            what_ + ": cannot select rows");
+    select(file_space.get(), mem_space.get(), slab.offset, slab.count, start);
     // What the compressor must give back: the chunk, with the checksums
     // added before it (check_chunk saw they were not skipped).
     const ExpectChunkBytes expect(resizer_ < 0 ? 0 : chunk_bytes_ + 4 * checksums_before_);
@@ -207,14 +223,32 @@ std::vector<H5Chunks::Slab> H5Chunks::slabs(std::uint64_t start, std::uint64_t r
   }
 }
 
-void H5Chunks::check(const Slab& slab) const {
-  const std::size_t rank = dims_.size();
-  std::vector<hsize_t> lo(rank), hi(rank), at(rank), origin(rank);
-  for (std::size_t k = 0; k < rank; ++k) {
+void H5Chunks::chunks_of(const Slab& slab, std::vector<hsize_t>& lo, std::vector<hsize_t>& hi) const {
+  lo.resize(dims_.size());
+  hi.resize(dims_.size());
+  for (std::size_t k = 0; k < dims_.size(); ++k) {
     lo[k] = slab.offset[k] / chunk_[k];
     hi[k] = (slab.offset[k] + slab.count[k] - 1) / chunk_[k] + 1;
   }
-  at = lo;
+}
+
+void H5Chunks::select(hid_t file_space, hid_t mem_space, const std::vector<hsize_t>& from,
+                      const std::vector<hsize_t>& count, std::uint64_t start) const {
+  std::vector<hsize_t> mem_from = from;
+  mem_from[0] -= start;
+  ndbridge::detail::check(
+      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, from.data(), nullptr, count.data(), nullptr),
+      what_ + ": cannot select rows");
+  ndbridge::detail::check(
+      H5Sselect_hyperslab(mem_space, H5S_SELECT_SET, mem_from.data(), nullptr, count.data(), nullptr),
+      what_ + ": cannot select rows");
+}
+
+void H5Chunks::check(const Slab& slab) const {
+  const std::size_t rank = dims_.size();
+  std::vector<hsize_t> lo, hi, origin(rank);
+  chunks_of(slab, lo, hi);
+  std::vector<hsize_t> at = lo;
   const std::lock_guard<std::mutex> lock(mutex_);
   for (;;) {
     std::uint64_t index = 0;
@@ -223,15 +257,10 @@ void H5Chunks::check(const Slab& slab) const {
       origin[k] = at[k] * chunk_[k];
     }
     if (checked_.empty() || !checked_[static_cast<std::size_t>(index)]) {
-      check_chunk(origin);
+      (void)check_chunk(origin);
       if (!checked_.empty()) checked_[static_cast<std::size_t>(index)] = true;
     }
-    std::size_t k = rank - 1;
-    while (++at[k] == hi[k]) {
-      if (k == 0) return;
-      at[k] = lo[k];
-      --k;
-    }
+    if (!advance(at, lo, hi)) return;
   }
 }
 
@@ -243,18 +272,18 @@ bool H5Chunks::stored(const std::vector<hsize_t>& origin) const {
   return H5Dread_chunk(dataset_, H5P_DEFAULT, origin.data(), &mask, raw_.data()) >= 0;
 }
 
-void H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
+bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
   const std::string chunk = what_ + ": the chunk at " + coordinates(origin);
   hsize_t size = 0;
   if (H5Dget_chunk_storage_size(dataset_, origin.data(), &size) < 0) {
     // libhdf5 1.10 fails here for a chunk never written (when others were),
     // which reads as the fill value. A record it cannot look up at all fails
     // the read itself the same way, with an error: nothing unsafe gets by.
-    return;
+    return false;
   }
   // Unfiltered chunks report the layout's size, whatever their record says
   // (and libhdf5 reads that many bytes), so only a filtered one can say 0.
-  if (size == 0 && (filters_.empty() || !stored(origin))) return;  // never written
+  if (size == 0 && (filters_.empty() || !stored(origin))) return false;  // never written
   if (size == 0) throw FormatError(chunk + " is stored in 0 bytes (damaged chunk record)");
   std::uint64_t file_size = file_.size_at_open();
   if (size > file_size) file_size = file_.size();  // grown since?
@@ -274,6 +303,7 @@ void H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
     }
     mask = filter_mask;
   }
+  raw_mask_ = mask;
   if (filters_.size() < 32 && (mask >> filters_.size()) != 0) {
     throw FormatError(chunk + " skips filters its pipeline of " + std::to_string(filters_.size()) +
                       " does not have (filter mask " + std::to_string(mask) + "; damaged chunk record)");
@@ -297,7 +327,7 @@ void H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
                           " (filter mask " + std::to_string(mask) + "; damaged chunk record)");
       }
     }
-    if (filters_[static_cast<std::size_t>(resizer_)] == H5Z_FILTER_DEFLATE) {
+    if (filters_[static_cast<std::size_t>(resizer_)] == H5Z_FILTER_DEFLATE && !decodes_) {
       // libhdf5 takes what inflates as the chunk, however short, and its
       // deflate filter cannot be replaced: inflate once here to count. The
       // checksums added after compression come off first.
@@ -321,6 +351,127 @@ void H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
     throw FormatError(chunk + " stores " + std::to_string(size) + " bytes, but its elements take " +
                       std::to_string(chunk_bytes_) + (checksums ? " plus a checksum" : "") +
                       " (damaged chunk record)");
+  }
+  return true;
+}
+
+void H5Chunks::read_decoded(const Slab& slab, std::uint64_t start, std::uint64_t rows, hid_t mem_type,
+                            hid_t mem_space, hid_t file_space, void* buffer) const {
+  const std::size_t rank = dims_.size();
+  std::vector<hsize_t> lo, hi, origin(rank), from(rank), count(rank);
+  chunks_of(slab, lo, hi);
+  std::vector<hsize_t> at = lo;
+  const std::lock_guard<std::mutex> lock(mutex_);
+  for (;;) {
+    // The part of this chunk the read wants: rows [start, start + rows),
+    // every other axis whole.
+    for (std::size_t k = 0; k < rank; ++k) {
+      origin[k] = at[k] * chunk_[k];
+      hsize_t end = std::min<hsize_t>(origin[k] + chunk_[k], dims_[k]);
+      from[k] = origin[k];
+      if (k == 0) {
+        from[0] = std::max<hsize_t>(origin[0], start);
+        end = std::min<hsize_t>(end, start + rows);
+      }
+      count[k] = end - from[k];
+    }
+    if (check_chunk(origin)) {
+      decode(origin);
+      copy_out(origin, from, count, start, static_cast<std::byte*>(buffer));
+    } else {
+      // Never written: libhdf5 fills in the fill value (and fails, with an
+      // error, if the record could not be looked up after all).
+      select(file_space, mem_space, from, count, start);
+      ndbridge::detail::check(H5Dread(dataset_, mem_type, mem_space, file_space, H5P_DEFAULT, buffer),
+                              what_ + ": cannot read");
+    }
+    if (!advance(at, lo, hi)) return;
+  }
+}
+
+void H5Chunks::decode(const std::vector<hsize_t>& origin) const {
+  // raw_ holds the chunk as stored and raw_mask_ its filter mask, both
+  // checked by check_chunk; undo the filters it went through, last first.
+  const std::string chunk = what_ + ": the chunk at " + coordinates(origin);
+  std::vector<char>* in = &raw_;
+  std::vector<char>* out = &decoded_;
+  for (std::size_t k = filters_.size(); k-- > 0;) {
+    if (k < 32 && (raw_mask_ & (1u << k)) != 0) continue;
+    out->resize(static_cast<std::size_t>(chunk_bytes_));
+    if (filters_[k] == H5Z_FILTER_DEFLATE) {
+      const std::int64_t size = inflate_into(*in, *out);
+      if (size != static_cast<std::int64_t>(chunk_bytes_)) {
+        throw FormatError(chunk + (size < 0 ? std::string(" is not a complete gzip stream")
+                                            : " inflates to " +
+                                                  (size > static_cast<std::int64_t>(chunk_bytes_)
+                                                       ? "more than " + std::to_string(chunk_bytes_)
+                                                       : std::to_string(size)) +
+                                                  " bytes, but its elements take " +
+                                                  std::to_string(chunk_bytes_)) +
+                          " (damaged chunk)");
+      }
+    } else {  // shuffle: byte b of every element together, then the odd bytes
+      const std::size_t width = element_size_, n = out->size() / width;
+      for (std::size_t b = 0; b < width; ++b) {
+        for (std::size_t i = 0; i < n; ++i) (*out)[i * width + b] = (*in)[b * n + i];
+      }
+      std::copy(in->begin() + static_cast<std::ptrdiff_t>(n * width), in->end(),
+                out->begin() + static_cast<std::ptrdiff_t>(n * width));
+    }
+    std::swap(in, out);
+  }
+  if (in != &decoded_) decoded_.swap(raw_);  // the result is in raw_: move it over
+}
+
+std::int64_t H5Chunks::inflate_into(const std::vector<char>& in, std::vector<char>& out) {
+  if (in.size() > std::numeric_limits<uInt>::max() || out.size() >= std::numeric_limits<uInt>::max()) return -1;
+  z_stream z{};
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  if (inflateInit(&z) != Z_OK) return -1;
+  // One byte of room beyond the chunk tells a longer stream from an exact one.
+  Bytef spare = 0;
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int status = inflate(&z, Z_FINISH);
+  if (status == Z_BUF_ERROR && z.avail_out == 0) {
+    z.next_out = &spare;
+    z.avail_out = 1;
+    status = inflate(&z, Z_FINISH);
+  }
+  const std::int64_t size =
+      status == Z_STREAM_END || z.total_out > out.size() ? static_cast<std::int64_t>(z.total_out) : -1;
+  inflateEnd(&z);
+  return size;
+}
+
+void H5Chunks::copy_out(const std::vector<hsize_t>& origin, const std::vector<hsize_t>& from,
+                        const std::vector<hsize_t>& count, std::uint64_t start, std::byte* buffer) const {
+  // Runs along the last axis, contiguous in the chunk and in the output
+  // (rows from `start`, every other axis whole).
+  const std::size_t rank = dims_.size();
+  std::vector<std::uint64_t> chunk_stride(rank), out_stride(rank);
+  std::uint64_t cs = element_size_, os = element_size_;
+  for (std::size_t k = rank; k-- > 0;) {
+    chunk_stride[k] = cs;
+    out_stride[k] = os;
+    cs *= chunk_[k];
+    os *= dims_[k];
+  }
+  const std::size_t run = static_cast<std::size_t>(count[rank - 1] * element_size_);
+  // Offsets within the box, every axis but the last (one run along it).
+  const std::vector<hsize_t> zero(rank, 0);
+  std::vector<hsize_t> last = count;
+  last[rank - 1] = 1;
+  std::vector<hsize_t> at(rank, 0);
+  for (;;) {
+    std::uint64_t in = 0, out = 0;
+    for (std::size_t k = 0; k < rank; ++k) {
+      in += (from[k] + at[k] - origin[k]) * chunk_stride[k];
+      out += (from[k] + at[k] - (k == 0 ? start : 0)) * out_stride[k];
+    }
+    std::memcpy(buffer + out, decoded_.data() + in, run);
+    if (!advance(at, zero, last)) return;
   }
 }
 

@@ -16,6 +16,7 @@
 
 #include <hdf5.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -50,9 +51,30 @@ class H5Chunks {
   // The slabs covering rows [start, start + rows), each spanning at most
   // kMaxChunksPerRead chunks.
   std::vector<Slab> slabs(std::uint64_t start, std::uint64_t rows) const;
+  // The chunks `slab` lies in: [lo, hi) along each axis, in chunk indices.
+  void chunks_of(const Slab& slab, std::vector<hsize_t>& lo, std::vector<hsize_t>& hi) const;
+  // Selects [from, from + count) in the file and where it goes in memory
+  // (rows from `start`).
+  void select(hid_t file_space, hid_t mem_space, const std::vector<hsize_t>& from,
+              const std::vector<hsize_t>& count, std::uint64_t start) const;
   // Checks every chunk of `slab` not checked before.
   void check(const Slab& slab) const;
-  void check_chunk(const std::vector<hsize_t>& origin) const;
+  // Checks one chunk's record; false when the chunk was never written. For
+  // a filtered dataset leaves the chunk as stored in raw_, its mask in
+  // raw_mask_.
+  bool check_chunk(const std::vector<hsize_t>& origin) const;
+  // The reads of gzip (and shuffle) chunks the reader inflates itself.
+  void read_decoded(const Slab& slab, std::uint64_t start, std::uint64_t rows, hid_t mem_type,
+                    hid_t mem_space, hid_t file_space, void* buffer) const;
+  // Undoes the filters of the chunk in raw_ into decoded_ (chunk_bytes_).
+  void decode(const std::vector<hsize_t>& origin) const;
+  // Inflates `in` into `out`; the size it inflates to, out.size() + 1 for
+  // longer, -1 for a stream that does not end.
+  static std::int64_t inflate_into(const std::vector<char>& in, std::vector<char>& out);
+  // Copies the box [from, from + count) of the decoded chunk at `origin`
+  // to its place in the output, which holds rows from `start`.
+  void copy_out(const std::vector<hsize_t>& origin, const std::vector<hsize_t>& from,
+                const std::vector<hsize_t>& count, std::uint64_t start, std::byte* buffer) const;
   // Whether the chunk at `origin` has a record (with an address) at all.
   bool stored(const std::vector<hsize_t>& origin) const;
 
@@ -70,6 +92,10 @@ class H5Chunks {
   mutable std::mutex mutex_;  // guards checked_ and raw_
   mutable std::vector<bool> checked_;  // by chunk index, row-major; empty: grid too big to keep
   mutable std::vector<char> raw_;  // the chunk being checked, as stored
+  mutable unsigned raw_mask_ = 0;  // its filter mask
+  mutable std::vector<char> decoded_;  // the chunk decoded, when decodes_
+  bool decodes_ = false;  // whether reads go through read_decoded
+  std::size_t element_size_ = 0;  // bytes per element in the file
 };
 
 }  // namespace ndbridge::detail
