@@ -447,6 +447,10 @@ ELEMENTS = "but its elements take 64"
             zlib.compress(RAW + RAW), 0, GZIP, f"inflates to more than 64 bytes, {ELEMENTS}",
             id="gzip-inflates-long",
         ),
+        pytest.param(
+            zlib.compress(RAW[:40]) + b"\0" * 4, 0, {**GZIP, "fletcher32": True},
+            f"inflates to 40 bytes, {ELEMENTS}", id="gzip-fletcher32-inflates-short",
+        ),
         pytest.param(EMPTY, 1, GZIP, "is stored in 0 bytes", id="empty-gzip-skipped"),
         pytest.param(EMPTY, 0, GZIP, "is stored in 0 bytes", id="empty-gzip"),
     ],

@@ -1,7 +1,6 @@
 #include "detail/h5_chunks.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -70,26 +69,12 @@ bool advance(std::vector<hsize_t>& at, const std::vector<hsize_t>& lo, const std
   return false;
 }
 
-// The bytes a zlib stream inflates to, counting no further than `most` + 1;
-// -1 when it is not a complete stream.
-std::int64_t inflated_size(const char* data, std::size_t size, std::uint64_t most) {
-  if (size > std::numeric_limits<uInt>::max()) return -1;
-  z_stream z{};
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
-  z.avail_in = static_cast<uInt>(size);
-  if (inflateInit(&z) != Z_OK) return -1;
-  std::array<Bytef, 1 << 16> scratch;
-  int status = Z_OK;
-  while (status == Z_OK && z.total_out <= most) {
-    z.next_out = scratch.data();
-    z.avail_out = static_cast<uInt>(scratch.size());
-    status = inflate(&z, Z_NO_FLUSH);
-  }
-  const std::int64_t out = status == Z_STREAM_END || z.total_out > most
-                               ? static_cast<std::int64_t>(z.total_out)
-                               : -1;
-  inflateEnd(&z);
-  return out;
+// What a chunk that inflated to `size` bytes (see inflate_into) instead of
+// `expected` did, for the error.
+std::string inflated_wrongly(std::int64_t size, std::uint64_t expected) {
+  const bool longer = size > static_cast<std::int64_t>(expected);
+  return " inflates to " + (longer ? "more than " + std::to_string(expected) : std::to_string(size)) +
+         " bytes, but its elements take " + std::to_string(expected) + " (damaged chunk)";
 }
 
 }  // namespace
@@ -336,13 +321,11 @@ bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
         if (filters_[k] == H5Z_FILTER_FLETCHER32 && (k >= 32 || (mask & (1u << k)) == 0)) after += 4;
       }
       const std::uint64_t expected = chunk_bytes_ + 4 * checksums_before_;
+      decoded_.resize(static_cast<std::size_t>(expected));
       const std::int64_t inflated =
-          after > size ? -1 : inflated_size(raw_.data(), static_cast<std::size_t>(size - after), expected);
+          after > size ? -1 : inflate_into(raw_.data(), static_cast<std::size_t>(size - after), decoded_);
       if (inflated >= 0 && static_cast<std::uint64_t>(inflated) != expected) {
-        throw FormatError(chunk + " inflates to " +
-                          (static_cast<std::uint64_t>(inflated) > expected ? "more than " + std::to_string(expected)
-                                                                            : std::to_string(inflated)) +
-                          " bytes, but its elements take " + std::to_string(expected) + " (damaged chunk)");
+        throw FormatError(chunk + inflated_wrongly(inflated, expected));
       }
       // A stream that does not inflate is left to libhdf5, which says so.
     }
@@ -399,16 +382,10 @@ void H5Chunks::decode(const std::vector<hsize_t>& origin) const {
     if (k < 32 && (raw_mask_ & (1u << k)) != 0) continue;
     out->resize(static_cast<std::size_t>(chunk_bytes_));
     if (filters_[k] == H5Z_FILTER_DEFLATE) {
-      const std::int64_t size = inflate_into(*in, *out);
+      const std::int64_t size = inflate_into(in->data(), in->size(), *out);
       if (size != static_cast<std::int64_t>(chunk_bytes_)) {
-        throw FormatError(chunk + (size < 0 ? std::string(" is not a complete gzip stream")
-                                            : " inflates to " +
-                                                  (size > static_cast<std::int64_t>(chunk_bytes_)
-                                                       ? "more than " + std::to_string(chunk_bytes_)
-                                                       : std::to_string(size)) +
-                                                  " bytes, but its elements take " +
-                                                  std::to_string(chunk_bytes_)) +
-                          " (damaged chunk)");
+        throw FormatError(chunk + (size < 0 ? std::string(" is not a complete gzip stream (damaged chunk)")
+                                            : inflated_wrongly(size, chunk_bytes_)));
       }
     } else {  // shuffle: byte b of every element together, then the odd bytes
       const std::size_t width = element_size_, n = out->size() / width;
@@ -423,11 +400,11 @@ void H5Chunks::decode(const std::vector<hsize_t>& origin) const {
   if (in != &decoded_) decoded_.swap(raw_);  // the result is in raw_: move it over
 }
 
-std::int64_t H5Chunks::inflate_into(const std::vector<char>& in, std::vector<char>& out) {
-  if (in.size() > std::numeric_limits<uInt>::max() || out.size() >= std::numeric_limits<uInt>::max()) return -1;
+std::int64_t H5Chunks::inflate_into(const char* data, std::size_t size, std::vector<char>& out) {
+  if (size > std::numeric_limits<uInt>::max() || out.size() >= std::numeric_limits<uInt>::max()) return -1;
   z_stream z{};
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data));
+  z.avail_in = static_cast<uInt>(size);
   if (inflateInit(&z) != Z_OK) return -1;
   // One byte of room beyond the chunk tells a longer stream from an exact one.
   Bytef spare = 0;
@@ -439,10 +416,10 @@ std::int64_t H5Chunks::inflate_into(const std::vector<char>& in, std::vector<cha
     z.avail_out = 1;
     status = inflate(&z, Z_FINISH);
   }
-  const std::int64_t size =
+  const std::int64_t inflated =
       status == Z_STREAM_END || z.total_out > out.size() ? static_cast<std::int64_t>(z.total_out) : -1;
   inflateEnd(&z);
-  return size;
+  return inflated;
 }
 
 void H5Chunks::copy_out(const std::vector<hsize_t>& origin, const std::vector<hsize_t>& from,

@@ -68,9 +68,10 @@ class H5Chunks {
                     hid_t mem_space, hid_t file_space, void* buffer) const;
   // Undoes the filters of the chunk in raw_ into decoded_ (chunk_bytes_).
   void decode(const std::vector<hsize_t>& origin) const;
-  // Inflates `in` into `out`; the size it inflates to, out.size() + 1 for
-  // longer, -1 for a stream that does not end.
-  static std::int64_t inflate_into(const std::vector<char>& in, std::vector<char>& out);
+  // Inflates the zlib stream [data, data + size) into `out`, sized to what
+  // it should hold; the size it inflates to, out.size() + 1 for longer, -1
+  // for a stream that does not end.
+  static std::int64_t inflate_into(const char* data, std::size_t size, std::vector<char>& out);
   // Copies the box [from, from + count) of the decoded chunk at `origin`
   // to its place in the output, which holds rows from `start`.
   void copy_out(const std::vector<hsize_t>& origin, const std::vector<hsize_t>& from,
@@ -93,7 +94,7 @@ class H5Chunks {
   mutable std::vector<bool> checked_;  // by chunk index, row-major; empty: grid too big to keep
   mutable std::vector<char> raw_;  // the chunk being checked, as stored
   mutable unsigned raw_mask_ = 0;  // its filter mask
-  mutable std::vector<char> decoded_;  // the chunk decoded, when decodes_
+  mutable std::vector<char> decoded_;  // the chunk inflated
   bool decodes_ = false;  // whether reads go through read_decoded
   std::size_t element_size_ = 0;  // bytes per element in the file
 };
