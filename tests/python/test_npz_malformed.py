@@ -80,16 +80,34 @@ def set_crc(data: bytes, crc: int, *, local: bool = True) -> bytes:
 def set_sizes(
     data: bytes, *, compressed: int | None = None, uncompressed: int | None = None
 ) -> bytes:
-    """Changes the first member's sizes consistently in both headers (numpy's
-    local headers keep them in the zip64 extra field)."""
+    """Changes the first member's sizes consistently wherever the writer put
+    them: the central directory, the local header's 32-bit fields unless they
+    defer to zip64 (0xFFFFFFFF; the zipfile of Debian 12's Python 3.11.2 fills
+    them in as well), and the zip64 extra field of the local header."""
     at = layout(data)
+    name_len, extra_len = struct.unpack_from("<HH", data, at.local + 26)
+    extra_at = at.local + 30 + name_len
+    zip64_at = None
+    pos = extra_at
+    while pos + 4 <= extra_at + extra_len:
+        tag, size = struct.unpack_from("<HH", data, pos)
+        if tag == 1:
+            zip64_at = pos + 4
+        pos += 4 + size
     out = data
-    for value, central_at, local_extra_at in (
-        (uncompressed, at.central + 24, at.local + 30 + 5 + 4),
-        (compressed, at.central + 20, at.local + 30 + 5 + 12),
+    # The zip64 extra holds the uncompressed size first, then the compressed.
+    for value, central_at, local_at, zip64_slot in (
+        (uncompressed, at.central + 24, at.local + 22, 0),
+        (compressed, at.central + 20, at.local + 18, 8),
     ):
-        if value is not None:
-            out = patched(out, (central_at, "<I", value), (local_extra_at, "<Q", value))
+        if value is None:
+            continue
+        edits = [(central_at, "<I", value)]
+        if struct.unpack_from("<I", data, local_at)[0] != 0xFFFFFFFF:
+            edits.append((local_at, "<I", value))
+        if zip64_at is not None:
+            edits.append((zip64_at + zip64_slot, "<Q", value))
+        out = patched(out, *edits)
     return out
 
 
