@@ -13,21 +13,22 @@ from ._errors import (
     FileError,
     FormatError,
     H5Error,
+    MismatchError,
     NotFoundError,
     UnsupportedError,
     UsageError,
 )
 
+# The function, not the subpackage of the same name: importing it here binds
+# ``ndbridge.pack`` to the function for good.
+from .pack import pack
+
 
 def __getattr__(name: str) -> object:
-    # The packing tool and loader pull in h5py and imageio: import them only
-    # when asked for, so that ``import ndbridge`` stays light.
-    if name == "pack":
-        from .packing import pack
-
-        return pack
+    # merge and load pull in h5py: import them only when asked for, so that
+    # ``import ndbridge`` stays light.
     if name == "merge":
-        from .merging import merge
+        from .pack.merge import merge
 
         return merge
     if name == "load":
@@ -42,6 +43,7 @@ __all__ = [
     "FileError",
     "FormatError",
     "H5Error",
+    "MismatchError",
     "NotFoundError",
     "UnsupportedError",
     "UsageError",

@@ -9,21 +9,28 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
 from . import __version__
-from ._errors import Error
+from ._errors import Error, UsageError
+
+#: Exit status: a data or file problem (a file that does not read, images that
+#: do not fit together, a full disk); a usage error (options, arguments) is 2,
+#: as argparse makes it; 128 + N when stopped by signal N.
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 
 #: Command name -> module (imported only when the command runs, so that
 #: ``ndbridge ls`` does not pay for the packing tool's imports).
 COMMANDS: dict[str, str] = {
-    "pack": "ndbridge._cli_pack",
-    "ls": "ndbridge._cli_ls",
-    "merge": "ndbridge._cli_merge",
-    "convert": "ndbridge._cli_convert",
-    "verify": "ndbridge._cli_verify",
-    "demo": "ndbridge._cli_demo",
+    "pack": "ndbridge.cli.pack",
+    "ls": "ndbridge.cli.ls",
+    "merge": "ndbridge.cli.merge",
+    "convert": "ndbridge.cli.convert",
+    "verify": "ndbridge.cli.verify",
+    "demo": "ndbridge.cli.demo",
 }
 
 
@@ -49,10 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(importlib.import_module(COMMANDS[args.command]).run(args))
     except Error as exc:
         print(f"ndbridge {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"ndbridge {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_FAILED
+    except KeyboardInterrupt as exc:
+        # Ctrl-C, or SIGTERM/SIGHUP turned into an interrupt (pack.interrupt).
+        signum = getattr(exc, "signal", signal.SIGINT)
+        print(
+            f"ndbridge {args.command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr
+        )
+        return 128 + signum
     except BrokenPipeError:
         # The reader went away (`ndbridge ls --json f.h5 | head`): stop quietly,
         # and keep Python's exit-time flush from failing on the closed pipe.

@@ -22,6 +22,10 @@ class UnsupportedError(Error, ValueError):
     """The file is well formed but holds content ndbridge does not handle."""
 
 
+class MismatchError(Error, ValueError):
+    """Files that are each fine but cannot go into one array: shapes or dtypes differ."""
+
+
 class UsageError(Error, ValueError):
     """An argument does not fit the data, such as rows outside the first axis."""
 

@@ -93,7 +93,7 @@ def run_demo(out: TextIO, workdir: Path | None = None) -> bool:
     import imageio.v3 as iio
 
     from .listing import describe, format_listing
-    from .packing import pack
+    from .pack import pack
     from .verify import format_report, verify
 
     with tempfile.TemporaryDirectory(prefix="ndbridge-demo-") as tmp:

@@ -15,7 +15,7 @@ def test_demo_packs_lists_verifies_and_reads_back(capsys: pytest.CaptureFixture[
     assert "all checks passed" in out
     assert "DIFFERENT" not in out and "FAILED" not in out
     assert "packed 24 images, skipped 1" in out
-    assert "6 identical -- all identical" in out
+    assert "8 identical -- all identical" in out
     assert "identical to the PNG files" in out
     assert out.count("      identical") >= 9  # the sample-array table
 

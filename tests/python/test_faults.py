@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -149,7 +150,7 @@ def test_sigkill_leaves_previous_output_or_none_and_resume_completes(
     subprocess.run([*pack, str(reference)], check=True, capture_output=True)
     whole = time.monotonic() - started
     started = time.monotonic()
-    subprocess.run([sys.executable, "-c", "import ndbridge.packing, h5py"], check=True)
+    subprocess.run([sys.executable, "-c", "import ndbridge.pack, h5py"], check=True)
     startup = time.monotonic() - started
     expected = packed(reference)
 
@@ -261,7 +262,12 @@ def test_full_disk_convert(small_disk: Path, tmp_path: Path, suffix: str) -> Non
 
 
 @pytest.mark.parametrize("fmt", ["h5", "npy", "npz"])
-def test_full_disk_pack_then_resume_with_room(small_disk: Path, tmp_path: Path, fmt: str) -> None:
+def test_full_disk_pack_then_resume_with_room(
+    small_disk: Path, tmp_path: Path, fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ndbridge.pack import h5_writer
+
+    monkeypatch.setattr(h5_writer, "CHECKPOINT_SECONDS", 0.0)  # progress saved every batch
     src = tmp_path / "src"
     make_sources(src, classes=2, per_class=30, shape=(128, 128, 3))  # 2.8 MiB of pixels
     reference = tmp_path / f"ref.{fmt}"
@@ -270,7 +276,7 @@ def test_full_disk_pack_then_resume_with_room(small_disk: Path, tmp_path: Path, 
     with pytest.raises(OSError) as info:
         ndbridge.pack(src, out, labels="dirs", workers=1)
     _expect_no_room(info, small_disk / f"o.{fmt}.partial", errno.ENOSPC)
-    assert "kept: run again with --resume" in str(info.value)
+    assert re.search(r"kept in '.*\.partial': run again with --resume", str(info.value))
     assert not outputs(out)
     # What was written stays, so the run continues once there is room.
     assert _mount(small_disk, "32m", remount=True).returncode == 0
@@ -350,6 +356,9 @@ def test_file_size_limit(tmp_path: Path, case: str) -> None:
             "cpp.write_h5 gzip": lambda p: cpp.write_h5(p, "a", BIG, compression="gzip"),
         }}
         src, folder, out = {str(src)!r}, {str(folder)!r}, {str(out)!r}
+        from ndbridge.pack import h5_writer, packer
+        packer.BATCH_BYTES = 4 * 128 * 128 * 3  # batches of 4, progress saved after each
+        h5_writer.CHECKPOINT_SECONDS = 0.0
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
         print(json.dumps(outcome(lambda: {FSIZE_CASES[case]})))
@@ -366,15 +375,16 @@ def test_file_size_limit(tmp_path: Path, case: str) -> None:
         assert left == [], left  # the temporary file is gone too
         return
     # Packing keeps what it wrote for --resume, which completes the run once
-    # the limit is gone, unless HDF5 itself could not leave a file it can
-    # open again (libhdf5 writes its last records past the limit): then the
-    # partial file is removed and the message says so.
-    if left or out.suffix != ".h5":
+    # the limit is gone, unless no progress could be saved (HDF5 writes its
+    # last records past the limit; a .npy output is allocated whole, past it,
+    # before the first batch): then the partial file is removed and the
+    # message says so.
+    if left:
         assert left and all(".partial" in name for name in left), left
-        assert "kept: run again with --resume" in result["message"], result
+        assert re.search(r"kept in '.*\.partial': run again with --resume", result["message"])
         assert ndbridge.pack(folder, out, workers=1, resume=True).resumed
     else:
-        assert "could not be kept" in result["message"], result
+        assert "no progress was saved yet" in result["message"], result
         ndbridge.pack(folder, out, workers=1)
     reference = tmp_path / f"ref{out.suffix}"
     ndbridge.pack(folder, reference, workers=1)
@@ -476,7 +486,7 @@ def test_unreadable_folder_is_named(tmp_path: Path) -> None:
 def vanishing(monkeypatch: pytest.MonkeyPatch) -> Callable[[set[str]], None]:
     """Make files vanish after the run has planned them: each named file
     is deleted just after the walk lists it, before any worker reads it."""
-    from ndbridge import packing
+    from ndbridge.pack import packer as packing
 
     def arrange(doomed: set[str]) -> None:
         real = packing.sources
@@ -535,8 +545,9 @@ def test_resume_refuses_a_changed_folder(
 ) -> None:
     # Resuming counts the files already handled; a file removed or added
     # before that point would shift the rest: one packed twice or never.
-    from ndbridge import _pack_h5, _pack_npy
-    from ndbridge import packing as pack_module
+    from ndbridge.pack import h5_writer as _pack_h5
+    from ndbridge.pack import npy_writer as _pack_npy
+    from ndbridge.pack import packer as pack_module
 
     src = tmp_path / "src"
     make_sources(src, classes=2, per_class=6, shape=(6, 6))
@@ -741,3 +752,22 @@ def test_threads_read_the_same_and_different_files(tmp_path: Path) -> None:
     shared.close()
     assert not errors, errors[:10]
     assert total == 6 * 6 * 3 * 7
+
+
+@pytest.mark.parametrize("fmt", ["h5", "npy", "npz"])
+def test_full_disk_before_the_first_checkpoint_then_resume(
+    small_disk: Path, tmp_path: Path, fmt: str
+) -> None:
+    # The disk fills before any progress was saved: nothing is kept, the
+    # message says so, and --resume (which users run as told) starts over.
+    src = tmp_path / "src"
+    make_sources(src, classes=1, per_class=20, shape=(512, 512, 3))  # 15 MiB on a 2 MiB disk
+    out = small_disk / f"o.{fmt}"
+    with pytest.raises(OSError) as info:
+        ndbridge.pack(src, out, workers=2, progress=False)
+    assert info.value.errno == errno.ENOSPC
+    assert "no progress was saved yet" in str(info.value) or "kept in" in str(info.value)
+    assert _mount(small_disk, "64m", remount=True).returncode == 0
+    summary = ndbridge.pack(src, out, workers=2, resume=True)
+    assert summary.images == 20
+    assert sorted(small_disk.iterdir()) == sorted(outputs(out))

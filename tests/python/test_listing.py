@@ -148,7 +148,7 @@ def test_bad_files(
     path = tmp_path / "x.h5"
     path.write_bytes(content)
     status, out, err = ls([str(path)], capsys)
-    assert status == 2 and out == ""
+    assert status == 1 and out == ""  # a data problem
     assert err.startswith(f"ndbridge ls: error: '{path}'")
     assert message in err
 
@@ -162,7 +162,7 @@ def test_truncated_h5(sample_h5: Path) -> None:
 
 def test_missing_file_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = ls([str(tmp_path / "none.h5")], capsys)
-    assert status == 2 and "none.h5': No such file or directory" in err
+    assert status == 1 and "none.h5': No such file or directory" in err
     with pytest.raises(IsADirectoryError):
         describe(tmp_path)
 

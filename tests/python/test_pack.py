@@ -139,7 +139,9 @@ def test_flushing_while_packing_changes_nothing_and_stops(
     # for at each: the background flushes run, and end with the run.
     import threading
 
-    from ndbridge import _pack_h5, _writeback, packing
+    from ndbridge.pack import h5_writer as _pack_h5
+    from ndbridge.pack import packer as packing
+    from ndbridge.pack import writeback as _writeback
 
     src, pixels = tree
     monkeypatch.setattr(packing, "BATCH_BYTES", 2 * pixels[0].nbytes)
@@ -183,9 +185,10 @@ def test_mixed_sizes_give_a_clear_error_then_resize_or_encoded(tmp_path: Path) -
     make_images(src, {"a": 2}, shape=(20, 30, 3))
     make_images(src, {"b": 2}, shape=(40, 10, 3), seed=1)
     out = tmp_path / "m.h5"
-    with pytest.raises(ndbridge.UsageError) as info:
+    with pytest.raises(ndbridge.MismatchError) as info:
         ndbridge.pack(src, out, workers=1)
     message = str(info.value)
+    assert "no partial output was kept" in message and not list(tmp_path.glob("m.h5*"))
     assert "20x30x3" in message and "40x10x3" in message and "b/0000.png" in message
     assert "--resize" in message and "--store encoded" in message
     assert not out.exists()
@@ -268,8 +271,8 @@ def test_existing_output_needs_force(tree: tuple[Path, list[np.ndarray]], tmp_pa
 def test_interrupted_run_leaves_no_final_file_and_resume_completes(
     tree: tuple[Path, list[np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ndbridge import _pack_h5
-    from ndbridge import packing as pack_module
+    from ndbridge.pack import h5_writer as _pack_h5
+    from ndbridge.pack import packer as pack_module
 
     src, pixels = tree
     monkeypatch.setattr(pack_module, "BATCH_BYTES", 3 * 24 * 32 * 3)  # batches of 3
@@ -316,7 +319,7 @@ def test_cli_json_summary(
 
 
 def test_cli_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["pack", str(tmp_path / "nope"), str(tmp_path / "o.h5")]) == 2
+    assert main(["pack", str(tmp_path / "nope"), str(tmp_path / "o.h5")]) == 1  # a file problem
     assert "No such file" in capsys.readouterr().err
     assert main(["pack", str(tmp_path), str(tmp_path / "o.bin")]) == 2
     assert "format" in capsys.readouterr().err
@@ -446,8 +449,8 @@ def test_npy_npz_refuse_what_they_cannot_hold(
 def test_npy_npz_resume(
     tree: tuple[Path, list[np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
-    from ndbridge import _pack_npy
-    from ndbridge import packing as pack_module
+    from ndbridge.pack import npy_writer as _pack_npy
+    from ndbridge.pack import packer as pack_module
 
     src, pixels = tree
     monkeypatch.setattr(pack_module, "BATCH_BYTES", 2 * 24 * 32 * 3)
@@ -478,8 +481,8 @@ def test_npy_npz_resume(
 def test_resume_after_a_batch_cut_short_drops_its_rows(
     tree: tuple[Path, list[np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ndbridge import _pack_h5
-    from ndbridge import packing as pack_module
+    from ndbridge.pack import h5_writer as _pack_h5
+    from ndbridge.pack import packer as pack_module
 
     src, pixels = tree
     monkeypatch.setattr(pack_module, "BATCH_BYTES", 3 * 24 * 32 * 3)

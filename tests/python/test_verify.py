@@ -188,13 +188,13 @@ def test_npz_with_an_object_member(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content", [b"", b"plain text", b"\x89HDF\r\n\x1a\n" + bytes(64)])
-def test_unreadable_files_exit_2(
+def test_unreadable_files_exit_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes
 ) -> None:
     path = tmp_path / "bad.h5"
     path.write_bytes(content)
     status, out, err = run_verify([str(path)], capsys)
-    assert status == 2 and out == ""
+    assert status == 1 and out == ""
     assert err.startswith(f"ndbridge verify: error: '{path}'")
 
 

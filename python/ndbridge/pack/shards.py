@@ -17,10 +17,10 @@ into place only when finished, so that an attempt killed half way, or two
 attempts at once, never leave a file that looks complete.
 
 Schedulers: "local" packs the shards here, one after another, each with the
-packer's own worker processes (``workers``, default every core); "dask"
+packer's own decoding threads (``workers``, default every core); "dask"
 makes each shard a task on a ``dask.distributed`` cluster (``dask_address``,
-or a ``LocalCluster`` of this machine's cores) and decodes in the task's own
-process unless ``workers`` says otherwise. A task that raises is tried
+or a ``LocalCluster`` of this machine's cores) and decodes with one thread
+per task unless ``workers`` says otherwise. A task that raises is tried
 ``retries`` more times; a task whose worker dies is rescheduled by Dask
 itself (up to its ``distributed.scheduler.allowed-failures``). Errors in the
 data (a corrupt file with ``on_error="fail"``, images of different shapes)
@@ -38,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import multiprocessing
 import os
 import sys
 import time
@@ -47,9 +46,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._decode import decode_batch
-from ._errors import Error, FormatError, NotFoundError, UnsupportedError, UsageError
-from ._shard_plan import (
+from .._errors import Error, FormatError, NotFoundError, UnsupportedError, UsageError
+from .decoding import decode_batch
+from .job import PackJob, PackSummary
+from .packer import pack_items
+from .shard_plan import (
     ShardSpec,
     content_key,
     iter_shards,
@@ -57,8 +58,7 @@ from ._shard_plan import (
     shard_folder,
     shard_lengths,
 )
-from ._sources import Census, sources, take_census
-from .packing import PackJob, PackSummary, pack_items
+from .sources import Census, sources, take_census
 
 #: Errors that come from the data: trying the shard again cannot help.
 DATA_ERRORS = (FormatError, UsageError, UnsupportedError, NotFoundError)
@@ -97,15 +97,9 @@ def pack_shard(
     depends on nothing but the arguments, so it can run in any process that
     sees the source and output folders. Raises what ``ndbridge.pack`` raises.
     """
-    if (job.workers or 1) > 1 and multiprocessing.current_process().daemon:
-        raise UsageError(
-            f"--workers {job.workers}: this Dask worker is a daemonic process, which cannot "
-            "start decoding processes; use --workers 1 (the default with --scheduler dask) "
-            "or set distributed.worker.daemon to False"
-        )
     spec.path.parent.mkdir(exist_ok=True)
     temporary = spec.path.with_name(f".{spec.path.name}.{uuid.uuid4().hex}")
-    own = Census(census.kind, spec.files, 0, census.classes, census.longest_path)
+    own = Census(census.kind, spec.files, census.classes, census.longest_path, [], census.names)
     try:
         summary = pack_items(job, temporary, own, iter(items), attrs=spec.attrs(), resumable=False)
         os.replace(temporary, spec.path)
@@ -129,8 +123,8 @@ def _shard_task(
 
 def completed_shard(spec: ShardSpec) -> ShardResult | None:
     """The shard file already at ``spec.path``, if it is finished and of this plan."""
-    from .convert import open_h5
-    from .merging import attr_text, read_shard
+    from ..convert import open_h5
+    from .merge import attr_text, read_shard
 
     if not spec.path.is_file():
         return None
@@ -180,7 +174,7 @@ def _plan_lengths(
     return shard_lengths(census.count, per_shard=images)
 
 
-def _check_request(
+def check_request(
     job: PackJob,
     shards: int | None,
     shard_size: int | str | None,
@@ -204,7 +198,7 @@ def _check_request(
     if retries < 0:
         raise UsageError(f"retries must be 0 or more, not {retries}")
     if scheduler == "dask":
-        from ._dask_cluster import import_distributed
+        from .dask_cluster import import_distributed
 
         import_distributed()  # before any work: says what to install
 
@@ -218,21 +212,19 @@ def pack_sharded(
     scheduler: str = "local",
     dask_address: str | None = None,
     retries: int = 2,
-    resume: bool = False,
     force: bool = False,
     started: float | None = None,
 ) -> PackSummary:
     """Pack ``job`` as shards and a master file ``out``; see the module docstring.
 
-    ``resume`` changes nothing: a sharded pack always reuses the complete
-    shards of an earlier run of the same plan (unless ``force``).
+    A sharded pack always reuses the complete shards of an earlier run of
+    the same plan (unless ``force``): ``--resume`` is not needed.
     """
     from tqdm import tqdm
 
-    from .merging import merge
+    from .merge import merge
 
     started = time.perf_counter() if started is None else started
-    _check_request(job, shards, shard_size, scheduler, dask_address, retries)
     if out.exists() and not force:
         raise UsageError(f"'{out}' already exists; use --force to replace it")
     census = take_census(job.root, job.input, job.labels == "dirs")
@@ -265,7 +257,7 @@ def pack_sharded(
             for spec, items in missing():
                 done(pack_shard(quiet, census, spec, items))
         else:
-            from ._dask_cluster import run_shards
+            from .dask_cluster import run_shards
 
             run_shards(
                 _shard_task, dataclasses.replace(quiet, workers=job.workers or 1), census,
@@ -280,10 +272,7 @@ def pack_sharded(
         raise
     finally:
         bar.close()
-    if job.workers is not None:
-        workers = job.workers
-    else:
-        workers = os.cpu_count() or 1 if scheduler == "local" else 1
+    workers = job.threads() if scheduler == "local" else job.workers or 1
     options = {**job.options(census.kind, workers), "shards": len(specs), "scheduler": scheduler}
     attrs = {"source_root": str(job.root), "options": json.dumps(options, sort_keys=True)}
     merged = merge([spec.path for spec in specs], out, force=True, attrs=attrs)
@@ -296,7 +285,7 @@ def pack_sharded(
     first = next((r for r in ordered if r.dtype is not None), None)
     return PackSummary(
         output=str(out), format="h5", store=job.store, images=merged.images,
-        skipped=merged.skipped, ignored=census.ignored,
+        skipped=merged.skipped, ignored=len(census.ignored),
         bytes=out.stat().st_size + sum(r.bytes for r in ordered), seconds=round(seconds, 3),
         images_per_second=round(merged.images / seconds, 1) if seconds > 0 else 0.0,
         shape=first.shape if first else None, dtype=first.dtype if first else None,
@@ -304,4 +293,5 @@ def pack_sharded(
         skipped_files=[f for r in ordered for f in r.skipped_files],
         shards=len(specs), shards_packed=sum(not r.reused for r in ordered),
         shards_reused=sum(r.reused for r in ordered),
+        ignored_files=[{"path": census.stored(p), "reason": r} for p, r in census.ignored],
     )  # fmt: skip

@@ -27,7 +27,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """List ``args.file``; 0 on success (errors raise ndbridge.Error)."""
-    from .listing import describe, format_listing, missing_sources
+    from ..listing import describe, format_listing, missing_sources
 
     doc = describe(args.file)
     if args.json:

@@ -9,12 +9,20 @@ Layout (every dataset readable by h5py and by ndbridge's C++ reader):
   decoded (H, W, C) of each (``--store encoded``);
 - ``labels`` (N,) int64 and ``class_names`` (K,) str, with ``--labels dirs``;
 - ``paths`` (N,) str: each sample's source file, relative to the source root;
-- ``skipped/paths`` and ``skipped/reasons`` (M,) str: files left out and why;
+- ``skipped/paths`` and ``skipped/reasons`` (M,) str: files that could not
+  be packed and why (``--on-error skip``);
+- ``ignored/paths`` and ``ignored/reasons`` (K,) str: files and folders under
+  the source that were not packed (other kinds, hidden, links to folders
+  already packed) and why;
 - root attributes: ``ndbridge_version``, ``created``, ``source_root``,
-  ``options`` (JSON), ``store``, ``count``, ``format`` = "ndbridge-pack/1".
+  ``options`` (JSON), ``pixels`` (JSON: images turned upright by EXIF,
+  files with more than one frame), ``names`` ("utf-8", or "escaped" when
+  some file name is not UTF-8; see ``names``), ``store``, ``count``,
+  ``format`` = "ndbridge-pack/1".
 
 While packing, the file lives at ``OUT.partial`` with ``ndbridge_consumed``
-(source files handled so far), ``ndbridge_last`` (the last of them) and the
+(source files handled so far), ``ndbridge_last`` (the last of them),
+``ndbridge_digest`` (of their names, sizes and modification times) and the
 row counts updated at every checkpoint, which is what ``--resume`` continues
 from.
 """
@@ -30,9 +38,10 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ._decode import Sample
-from ._errors import UsageError
-from ._writeback import Writeback
+from .._errors import UsageError
+from .decoding import Sample
+from .sources import Census
+from .writeback import Writeback
 
 FORMAT = "ndbridge-pack/1"
 #: Seconds between checkpoints of the partial file.
@@ -77,6 +86,10 @@ def _append(dataset: h5py.Dataset, values: Any) -> None:
         dataset[n : n + k] = values
 
 
+#: Datasets every partial file has from its creation on.
+_SKELETON = ("paths", "skipped/paths", "skipped/reasons")
+
+
 class H5Sink:
     """Receives batches of samples in order and writes them to ``OUT.partial``."""
 
@@ -85,9 +98,11 @@ class H5Sink:
         out: Path,
         meta: dict[str, Any],
         options: dict[str, Any],
-        classes: list[str],
+        census: Census,
         resume: bool,
     ) -> None:
+        classes = [census.stored(c) for c in census.classes]
+        self.census = census
         self.out = out
         self.partial = out.with_name(out.name + ".partial")
         self.options = options
@@ -98,8 +113,9 @@ class H5Sink:
         self._writeback = Writeback(self.partial)
         self._adding = False
         self.last_consumed: str | None = None
-        if resume and self.partial.exists():
-            self.file = self._reopen(meta, classes)
+        reopened = self._reopen(meta, classes) if resume and self.partial.exists() else None
+        if reopened is not None:
+            self.file = reopened
             _hold_metadata(self.file)
             self.resumed = True
             self._rewind()
@@ -130,14 +146,22 @@ class H5Sink:
                 _append(offsets, [0])
                 _appendable(self.file, "shapes", np.int64, row=(3,))
             self.file.flush()
+        # Counted here, not asked of the file: they are needed after it is closed.
+        self._count = int(self.file["paths"].shape[0])
+        self._skipped = int(self.file["skipped/paths"].shape[0])
         attrs = self.file.attrs
         # A partial file without progress attributes was finished but not
         # yet renamed when the run stopped: every file it counts was handled.
         self.consumed = int(attrs.get("ndbridge_consumed", self.count + self.skipped_count))
         last = attrs.get("ndbridge_last")
         self.last_consumed = last.decode() if isinstance(last, bytes) else last
+        digest = attrs.get("ndbridge_digest")
+        self.digest: str | None = digest.decode() if isinstance(digest, bytes) else digest
+        self.report: dict[str, Any] = json.loads(attrs.get("ndbridge_report", "{}"))
 
-    def _reopen(self, meta: dict[str, Any], classes: list[str]) -> h5py.File:
+    def _reopen(self, meta: dict[str, Any], classes: list[str]) -> h5py.File | None:
+        """The partial file, checked for resuming; None when it holds nothing yet
+        (a run stopped before its first checkpoint: starting over loses nothing)."""
         try:
             f = h5py.File(self.partial, "a")
         except OSError as exc:
@@ -145,6 +169,15 @@ class H5Sink:
                 f"cannot resume from '{self.partial}': it is damaged ({exc}); "
                 "run without --resume to start over"
             ) from None
+        if not int(f.attrs.get("ndbridge_consumed", 0)) or not all(n in f for n in _SKELETON):
+            if "ndbridge_consumed" in f.attrs and int(f.attrs["ndbridge_consumed"]):
+                f.close()
+                raise UsageError(
+                    f"cannot resume from '{self.partial}': it is damaged (datasets missing); "
+                    "run without --resume to start over"
+                )
+            f.close()
+            return None
         stored = json.loads(f.attrs.get("options", "{}"))
         mine = dict(self.options)
         for volatile in ("workers",):
@@ -169,7 +202,7 @@ class H5Sink:
     @property
     def count(self) -> int:
         """Samples written so far."""
-        return int(self.file["paths"].shape[0])
+        return self._count
 
     def first_path(self) -> str | None:
         """The source of sample 0, which fixed the shape."""
@@ -178,7 +211,7 @@ class H5Sink:
     @property
     def skipped_count(self) -> int:
         """Files recorded as skipped so far."""
-        return int(self.file["skipped/paths"].shape[0])
+        return self._skipped
 
     def dtype(self) -> str | None:
         """numpy's type string of the stored samples, once there is one."""
@@ -204,10 +237,16 @@ class H5Sink:
         )  # fmt: skip
 
     def add(
-        self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int, last: str
+        self,
+        good: list[Sample],
+        skipped: list[tuple[str, str]],
+        consumed: int,
+        last: str,
+        digest: str,
+        report: dict[str, Any],
     ) -> None:
         """Append a batch, then record that ``consumed`` source files are done,
-        ``last`` the last of them."""
+        ``last`` the last of them, ``digest`` the digest of them all."""
         self._adding = True
         f = self.file
         if good:
@@ -234,14 +273,18 @@ class H5Sink:
                 _append(f["encoded"], blob)
                 _append(offsets, end + np.cumsum([len(s.encoded) for s in good]))
                 _append(f["shapes"], np.array([s.array.shape for s in good], dtype=np.int64))
-            _append(f["paths"], [s.relpath for s in good])
+            _append(f["paths"], [self.census.stored(s.relpath) for s in good])
             if "labels" in f:
                 _append(f["labels"], np.array([s.label for s in good], dtype=np.int64))
         if skipped:
             _append(f["skipped/paths"], [p for p, _ in skipped])
             _append(f["skipped/reasons"], [r for _, r in skipped])
+        self._count += len(good)
+        self._skipped += len(skipped)
         self.consumed = consumed
         self.last_consumed = last
+        self.digest = digest
+        self.report = report
         self._adding = False
         # A checkpoint (what --resume trusts) at most once a second: flushing
         # HDF5's metadata after every batch costs the packer real time.
@@ -252,7 +295,10 @@ class H5Sink:
         f = self.file
         f.attrs["ndbridge_consumed"] = self.consumed
         if self.last_consumed is not None:
-            f.attrs["ndbridge_last"] = self.last_consumed
+            f.attrs["ndbridge_last"] = self.census.stored(self.last_consumed)
+        if self.digest is not None:
+            f.attrs["ndbridge_digest"] = self.digest
+        f.attrs["ndbridge_report"] = json.dumps(self.report)
         f.attrs["ndbridge_written"] = self.count
         f.attrs["ndbridge_skipped"] = self.skipped_count
         # Closing writes everything out, as a flush would, and also empties
@@ -292,12 +338,21 @@ class H5Sink:
             del parent[leaf]
             _append(_appendable(parent, leaf, _STR, chunk_rows=chunk_rows), kept)
 
-    def finish(self) -> Path:
+    def finish(self, report: dict[str, Any], ignored: list[tuple[str, str]]) -> Path:
         """Mark the file complete, flush it to disk and rename it to its final name."""
-        self.file.attrs["count"] = self.count
-        for key in ("ndbridge_consumed", "ndbridge_last", "ndbridge_written", "ndbridge_skipped"):
-            if key in self.file.attrs:
-                del self.file.attrs[key]
+        f = self.file
+        if "ignored" in f:
+            del f["ignored"]
+        group = f.create_group("ignored")
+        for name, values in (("paths", [self.census.stored(p) for p, _ in ignored]),
+                             ("reasons", [r for _, r in ignored])):  # fmt: skip
+            _append(_appendable(group, name, _STR, chunk_rows=256), values)
+        f.attrs["pixels"] = json.dumps(report, sort_keys=True)
+        f.attrs["count"] = self.count
+        for key in ("ndbridge_consumed", "ndbridge_last", "ndbridge_written", "ndbridge_skipped",
+                    "ndbridge_digest", "ndbridge_report"):  # fmt: skip
+            if key in f.attrs:
+                del f.attrs[key]
         self.file.close()
         self._writeback.stop()
         fd = os.open(self.partial, os.O_RDONLY)
@@ -320,10 +375,10 @@ class H5Sink:
                     self.file.close()
 
     def resumable(self) -> bool:
-        """Whether --resume could continue from the partial file as it is on disk."""
+        """Whether the partial file as it is on disk holds progress --resume can continue from."""
         try:
             with h5py.File(self.partial, "r") as f:
-                return "ndbridge_consumed" in f.attrs
+                return int(f.attrs.get("ndbridge_consumed", 0)) > 0
         except (OSError, RuntimeError):
             return False
 

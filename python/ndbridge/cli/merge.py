@@ -28,7 +28,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Merge and print the summary."""
-    from .merging import merge
+    from ..pack.merge import merge
 
     summary = merge(args.shards, args.output, force=args.force)
     if args.json:

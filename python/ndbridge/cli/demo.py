@@ -25,6 +25,6 @@ def run(args: argparse.Namespace) -> int:
     """Run the demo; 0 when every array read back identically."""
     from pathlib import Path
 
-    from .demo import run_demo
+    from ..demo import run_demo
 
     return 0 if run_demo(sys.stdout, Path(args.keep) if args.keep else None) else 1

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from ._errors import Error, UsageError
+from .._errors import Error, UsageError
 
 #: Seconds to wait for the scheduler at ``--dask-address``.
 CONNECT_TIMEOUT = 30

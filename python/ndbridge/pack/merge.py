@@ -45,11 +45,11 @@ from typing import Any
 import h5py
 import numpy as np
 
-from . import __version__
-from ._errors import FormatError, UsageError
-from ._formats import PathLike, quoted
-from ._pack_h5 import FORMAT
-from .convert import open_h5
+from .. import __version__
+from .._errors import FormatError, UsageError
+from .._formats import PathLike, quoted
+from ..convert import open_h5
+from .h5_writer import FORMAT
 
 #: Datasets whose rows run over the samples (or skipped files), in the order
 #: they are created in the master.

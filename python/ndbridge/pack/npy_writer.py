@@ -7,8 +7,10 @@ in memory with the number of files. When the run completes:
 - ``.npy``: the header is rewritten for the final count (numpy pads it so
   that the length does not change), the file is cut to size and renamed to
   OUT; ``OUT.meta.npz`` beside it holds ``labels``, ``class_names``,
-  ``paths``, ``skipped_paths``, ``skipped_reasons`` and ``provenance`` (a JSON
-  string with the tool version, options, source root and creation time);
+  ``paths``, ``skipped_paths``, ``skipped_reasons``, ``ignored_paths``,
+  ``ignored_reasons`` and ``provenance`` (a JSON string with the tool
+  version, options, source root, creation time, ``pixels`` and ``names``,
+  as the .h5 output's attributes);
 - ``.npz``: one archive with ``images`` and the same members, every member
   streamed into the zip (zip64, deflated with ``--compression gzip``).
 
@@ -26,12 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from ._decode import Sample
-from ._errors import UsageError
-from ._npy_stream import file_pieces, npy_header, write_member
-from ._writeback import Writeback
+from .._errors import UsageError
+from .._npy_stream import file_pieces, npy_header, write_member
+from .decoding import Sample
+from .sources import Census
+from .writeback import Writeback
 
 FORMAT = "ndbridge-pack/1"
+
+
+#: Names converted per step when their field widens.
+_ROWS_PER_STEP = 1 << 16
 
 
 def _pwrite_all(fd: int, pieces: list[memoryview], offset: int) -> None:
@@ -63,17 +70,12 @@ class NpySink:
         fmt: str,
         meta: dict[str, Any],
         options: dict[str, Any],
-        classes: list[str],
-        capacity: int,
-        longest_path: int,
+        census: Census,
         resume: bool,
     ) -> None:
-        if options["store"] != "decoded":
-            raise UsageError(f"--store encoded is available for .h5 output only, not .{fmt}")
-        if fmt == "npy" and options["compression"] != "none":
-            raise UsageError("a .npy file cannot be compressed; use .npz or .h5 for --compression")
-        if fmt == "npz" and options["compression"] == "lzf":
-            raise UsageError(".npz archives compress with gzip (deflate), not lzf")
+        classes = [census.stored(c) for c in census.classes]
+        capacity, longest_path = census.count, census.longest_path
+        self.census = census
         self.out = out
         self.fmt = fmt
         self.partial = out.with_name(out.name + ".partial")
@@ -92,7 +94,7 @@ class NpySink:
             self.state: dict[str, Any] = {
                 **meta, "format": FORMAT, "options": options, "classes": classes,
                 "consumed": 0, "written": 0, "skipped": 0, "shape": None, "dtype": None,
-                "path_width": max(longest_path, 1),
+                "path_width": max(longest_path, 1), "digest": None, "report": {},
             }  # fmt: skip
             for p in (self.partial, self._labels_path, self._paths_path, self._skipped_path):
                 p.unlink(missing_ok=True)
@@ -103,6 +105,7 @@ class NpySink:
             self.state = state
             self.resumed = True
             self._truncate_side_files()
+            self._widen_paths(longest_path)
             if self.state["shape"] is not None:
                 self._images = self.partial.open("r+b")
         self._labels = self._labels_path.open("ab")
@@ -135,6 +138,23 @@ class NpySink:
             f.truncate(written * 4 * self.state["path_width"])
         lines = self._skipped_path.read_text(encoding="utf-8").splitlines(keepends=True)
         self._skipped_path.write_text("".join(lines[: self.state["skipped"]]), encoding="utf-8")
+
+    def _widen_paths(self, width: int) -> None:
+        """Rewrite the names written so far in wider fields, when a file with a
+        longer name than any before was added since the run started."""
+        old = self.state["path_width"]
+        if width <= old:
+            return
+        rows = self.state["written"]
+        wider = self._paths_path.with_name(self._paths_path.name + ".wider")
+        with self._paths_path.open("rb") as src, wider.open("wb") as dst:
+            for start in range(0, rows, _ROWS_PER_STEP):
+                count = min(_ROWS_PER_STEP, rows - start)
+                names = np.frombuffer(src.read(count * 4 * old), dtype=f"<U{old}")
+                dst.write(names.astype(f"<U{width}").tobytes())
+        os.replace(wider, self._paths_path)
+        self.state["path_width"] = width
+        self._save_state()
 
     def _save_state(self) -> None:
         tmp = self._state_path.with_name(self._state_path.name + ".tmp")
@@ -183,11 +203,27 @@ class NpySink:
         """The last source file handled (None in state files without it)."""
         return self.state.get("last")
 
+    @property
+    def digest(self) -> str | None:
+        """The digest of the source files handled (None in state files without it)."""
+        return self.state.get("digest")
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """What happened to pixels so far (see packer._Run.report)."""
+        return dict(self.state.get("report") or {})
+
     def add(
-        self, good: list[Sample], skipped: list[tuple[str, str]], consumed: int, last: str
+        self,
+        good: list[Sample],
+        skipped: list[tuple[str, str]],
+        consumed: int,
+        last: str,
+        digest: str,
+        report: dict[str, Any],
     ) -> None:
         """Append a batch, then record that ``consumed`` source files are done,
-        ``last`` the last of them."""
+        ``last`` the last of them, ``digest`` the digest of them all."""
         if good:
             if self._images is None:
                 first = good[0].array
@@ -204,7 +240,8 @@ class NpySink:
             _pwrite_all(self._images.fileno(), pieces, offset)
             self._labels.write(np.array([s.label for s in good], dtype="<i8").tobytes())
             width = self.state["path_width"]
-            self._paths.write(np.array([s.relpath for s in good], dtype=f"<U{width}").tobytes())
+            names = [self.census.stored(s.relpath) for s in good]
+            self._paths.write(np.array(names, dtype=f"<U{width}").tobytes())
             self.state["written"] += len(good)
         for path, reason in skipped:
             self._skipped.write(json.dumps([path, reason]) + "\n")
@@ -214,26 +251,30 @@ class NpySink:
         if self._images is not None:
             self._images.flush()
         self.state["consumed"] = consumed
-        self.state["last"] = last
+        self.state["last"] = self.census.stored(last)
+        self.state["digest"] = digest
+        self.state["report"] = report
         self._save_state()
         if self.fmt == "npy":  # an .npz copies the images into the archive at the end
             self._writeback.kick()
 
     # -- the end ------------------------------------------------------------
 
-    def _members(self) -> list[tuple[str, np.dtype, tuple[int, ...], Any]]:
+    def _members(
+        self, report: dict[str, Any], ignored: list[tuple[str, str]]
+    ) -> list[tuple[str, np.dtype, tuple[int, ...], Any]]:
         """Every metadata member: (name, dtype, shape, data pieces)."""
         n = self.count
         width = self.state["path_width"]
         skipped = [
             json.loads(line) for line in self._skipped_path.read_text(encoding="utf-8").splitlines()
         ]
-        skip_width = max([len(p) for p, _ in skipped] + [1])
-        reason_width = max([len(r) for _, r in skipped] + [1])
         provenance = {
-            k: self.state[k] for k in ("ndbridge_version", "created", "source_root", "format")
+            k: self.state[k]
+            for k in ("ndbridge_version", "created", "source_root", "format", "names")
         }
         provenance["options"] = self.options
+        provenance["pixels"] = report
         provenance["count"] = n
         members: list[tuple[str, np.dtype, tuple[int, ...], Any]] = []
         if self.classes:
@@ -241,25 +282,29 @@ class NpySink:
             names = np.array(self.classes)
             members.append(("class_names.npy", names.dtype, names.shape, [names.tobytes()]))
         members.append(("paths.npy", np.dtype(f"<U{width}"), (n,), file_pieces(self._paths_path)))
-        sp = np.array([p for p, _ in skipped], dtype=f"<U{skip_width}")
-        sr = np.array([r for _, r in skipped], dtype=f"<U{reason_width}")
-        members.append(("skipped_paths.npy", sp.dtype, sp.shape, [sp.tobytes()]))
-        members.append(("skipped_reasons.npy", sr.dtype, sr.shape, [sr.tobytes()]))
+        listed = [(p, r) for p, r in skipped], [(self.census.stored(p), r) for p, r in ignored]
+        for kind, pairs in zip(("skipped", "ignored"), listed):
+            for field, values in (
+                ("paths", [p for p, _ in pairs]),
+                ("reasons", [r for _, r in pairs]),
+            ):
+                array = np.array(values, dtype=f"<U{max([len(v) for v in values] + [1])}")
+                members.append((f"{kind}_{field}.npy", array.dtype, array.shape, [array.tobytes()]))
         text = np.array(json.dumps(provenance, sort_keys=True))
         members.append(("provenance.npy", text.dtype, (), [text.tobytes()]))
         return members
 
-    def _write_zip(self, path: Path, with_images: bool) -> None:
+    def _write_zip(self, path: Path, with_images: bool, members: list[Any]) -> None:
         """Write the archive at ``path`` and flush it to disk; on any failure
         remove it (it is written again in full by the next try)."""
         try:
-            self._write_zip_members(path, with_images)
+            self._write_zip_members(path, with_images, members)
             _fsync(path)
         except BaseException:
             path.unlink(missing_ok=True)
             raise
 
-    def _write_zip_members(self, path: Path, with_images: bool) -> None:
+    def _write_zip_members(self, path: Path, with_images: bool, members: list[Any]) -> None:
         deflate = self.options["compression"] == "gzip"
         level = self.options.get("gzip_level", 4)
         with zipfile.ZipFile(
@@ -276,10 +321,10 @@ class NpySink:
                     self.partial, self.state["header_bytes"], self.count * self._sample_bytes()
                 )
                 write_member(zf, "images.npy", dtype, shape, data)
-            for name, dtype, shape, pieces in self._members():
+            for name, dtype, shape, pieces in members:
                 write_member(zf, name, dtype, shape, pieces)
 
-    def finish(self) -> Path:
+    def finish(self, report: dict[str, Any], ignored: list[tuple[str, str]]) -> Path:
         """Complete the output(s), flush to disk and rename into place."""
         self._writeback.stop()
         for f in (self._labels, self._paths, self._skipped):
@@ -302,13 +347,14 @@ class NpySink:
             self._images.close()
             meta = self.out.with_name(self.out.stem + ".meta.npz")
             meta_partial = meta.with_name(meta.name + ".partial")
-            self._write_zip(meta_partial, with_images=False)
+            self._write_zip(meta_partial, False, self._members(report, ignored))
             _fsync(self.partial)
             os.replace(meta_partial, meta)
             os.replace(self.partial, self.out)
         else:
             self._images.close()
-            self._write_zip(self.out.with_name(self.out.name + ".partial.zip"), with_images=True)
+            archive = self.out.with_name(self.out.name + ".partial.zip")
+            self._write_zip(archive, True, self._members(report, ignored))
             os.replace(self.out.with_name(self.out.name + ".partial.zip"), self.out)
         self._remove_partial_files()
         return self.out
@@ -322,9 +368,10 @@ class NpySink:
             p.unlink(missing_ok=True)
 
     def resumable(self) -> bool:
-        """Whether --resume could continue: the state file is replaced whole
-        after each batch, so it always describes what is on disk."""
-        return self._state_path.exists()
+        """Whether the partial files hold progress --resume can continue from:
+        the state file is replaced whole after each batch, so it always
+        describes what is on disk."""
+        return self._state_path.exists() and self.consumed > 0
 
     def discard(self) -> None:
         """Close and delete every partial file (a failed run that cannot resume)."""

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from .convert import COMPRESSIONS
+from ..convert import COMPRESSIONS
 
 
 def add_parser(commands: Any) -> None:
@@ -55,7 +55,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Convert ``args.source`` into ``args.out``; 0 on success."""
-    from .convert import convert
+    from ..convert import convert
 
     summary = convert(
         args.source,

@@ -17,7 +17,9 @@ def add_parser(commands: Any) -> None:
         description=(
             "Pack a folder tree of images (JPEG, PNG, BMP, TIFF, ... anything imageio reads) "
             "or of .npy files into one file, in sorted order, without ever holding more than "
-            "a few batches in memory or more than one source file open per worker."
+            "a few batches in memory or more than one source file open per decoding thread. "
+            "Exit status: 0 done, 1 a data or file problem, 2 a usage error, 128+N when "
+            "stopped by signal N (130 Ctrl-C, 143 SIGTERM, 129 SIGHUP)."
         ),
     )
     p.add_argument("src", help="the folder to pack")
@@ -25,7 +27,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument(
         "--format", choices=["h5", "npy", "npz"], help="output format (default: from OUT's suffix)"
     )
-    p.add_argument("--workers", type=int, help="decoding processes (default: every core)")
+    p.add_argument(
+        "--workers", type=int, help="decoding threads (default: every core this process may use)"
+    )
     p.add_argument(
         "--labels",
         choices=["none", "dirs"],
@@ -39,7 +43,25 @@ def add_parser(commands: Any) -> None:
         help="decoded: one (N, H, W, C) array; encoded: the original file bytes",
     )
     p.add_argument("--resize", metavar="HxW", help="scale every image to HEIGHTxWIDTH")
+    p.add_argument(
+        "--resize-mode",
+        choices=["border", "center-crop", "stretch"],
+        default="border",
+        help="border (default): fit inside and pad with black; center-crop: fill and cut the "
+        "overflow evenly; stretch: ignore the aspect ratio. Bicubic, antialiased when shrinking",
+    )
     p.add_argument("--mode", help="convert every image to this Pillow mode, e.g. RGB or L")
+    p.add_argument(
+        "--dtype",
+        help="convert values to this numpy type, e.g. uint8 (16-bit images scaled to 8 bits), "
+        "uint16, float32 or '<f4' (byte order)",
+    )
+    p.add_argument(
+        "--orientation",
+        choices=["exif", "raw"],
+        default="exif",
+        help="exif (default): turn images upright by their EXIF orientation; raw: as stored",
+    )
     p.add_argument("--compression", choices=["none", "gzip", "lzf"], default="none")
     p.add_argument("--gzip-level", type=int, default=4, help="gzip level 0-9 (default 4)")
     p.add_argument(
@@ -93,11 +115,12 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Pack and print the summary."""
-    from .packing import pack
+    from ..pack import pack
 
     summary = pack(
         args.src, args.out, format=args.format, workers=args.workers, labels=args.labels,
-        store=args.store, resize=args.resize, mode=args.mode, compression=args.compression,
+        store=args.store, resize=args.resize, resize_mode=args.resize_mode, mode=args.mode,
+        dtype=args.dtype, orientation=args.orientation, compression=args.compression,
         gzip_level=args.gzip_level, input=args.input, on_error=args.on_error,
         resume=args.resume, force=args.force, progress=False if args.json else args.progress,
         shards=args.shards, shard_size=args.shard_size, scheduler=args.scheduler,
@@ -118,8 +141,21 @@ def run(args: argparse.Namespace) -> int:
                 f"  {s.shards} shards ({s.shards_packed} packed now, {s.shards_reused} reused) "
                 f"in {Path(s.output).stem}.shards/, stitched by {s.output}"
             )
-        for f in s.skipped_files[:20]:
-            print(f"  skipped {f['path']}: {f['reason']}")
-        if len(s.skipped_files) > 20:
-            print(f"  ... and {len(s.skipped_files) - 20} more (see skipped/ in the output)")
+        _listed("skipped", s.skipped_files)
+        _listed("ignored", s.ignored_files)
+        for note in s.notes:
+            print(f"  note: {note}")
     return 0
+
+
+#: Files named in the text summary per list (--json names them all).
+SHOWN = 10
+
+
+def _listed(verb: str, files: list[dict[str, str]]) -> None:
+    for f in files[:SHOWN]:
+        print(f"  {verb} {f['path']}: {f['reason']}")
+    if len(files) > SHOWN:
+        print(
+            f"  ... and {len(files) - SHOWN} more (the output records them all; --json lists them)"
+        )

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._errors import UsageError
-from ._sources import Census, sources
+from .._errors import UsageError
+from .sources import Census, sources
 
 _UNITS = {
     "": 1, "b": 1,

@@ -25,7 +25,7 @@ def add_parser(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Verify ``args.file``; 0 when every array is identical, else 1."""
-    from .verify import format_report, verify
+    from ..verify import format_report, verify
 
     report = verify(args.file)
     if args.json:

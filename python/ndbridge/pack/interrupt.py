@@ -1,0 +1,75 @@
+"""SIGTERM and SIGHUP handled like Ctrl-C while a pack runs.
+
+``kill``, ``timeout``, a batch scheduler's cancel and a closed terminal end
+a pack the way Ctrl-C does: the partial file is checkpointed, one line says
+what was kept, and the exception (:class:`Interrupted`, a
+``KeyboardInterrupt``) carries the signal, so that the command exits with
+128 + its number. Handlers are installed only from the main thread (Python
+runs signal handlers there) and only over the default action: a caller's own
+handlers stay as they are, and are back when the pack ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+#: The signals a pack turns into :class:`Interrupted`.
+SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A pack stopped by a signal; ``signal`` is its number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signal = signum
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Interrupted`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    replaced = {}
+    for signum in SIGNALS:
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            replaced[signum] = signal.signal(signum, _raise)
+    try:
+        yield
+    finally:
+        for signum, previous in replaced.items():
+            signal.signal(signum, previous)
+
+
+def exit_status(exc: KeyboardInterrupt) -> int:
+    """The shell's exit status for a run ended by ``exc``: 128 + the signal."""
+    return 128 + (exc.signal if isinstance(exc, Interrupted) else signal.SIGINT)
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Within the block, Ctrl-C, SIGTERM and SIGHUP wait; ones that came are dropped after.
+
+    For the short clean-up after a first interrupt: a second Ctrl-C must
+    not cut the checkpoint short. (SIGKILL still ends a clean-up that hangs.)
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, *SIGNALS}
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        while signal.sigtimedwait(held, 0) is not None:
+            pass
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
