@@ -60,6 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt as exc:
         # Ctrl-C, or SIGTERM/SIGHUP turned into an interrupt (pack.interrupt).
         signum = getattr(exc, "signal", signal.SIGINT)
+        if getattr(exc, "ndbridge_reported", False):  # the command said what it left
+            return 128 + signum
         print(
             f"ndbridge {args.command}: interrupted ({signal.Signals(signum).name})", file=sys.stderr
         )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import h5py
 import imageio.v3 as iio
@@ -509,3 +512,91 @@ def test_resume_after_a_batch_cut_short_drops_its_rows(
     np.testing.assert_array_equal(read(out, "images"), np.stack(pixels))
     assert read(out, "labels").tolist() == [0] * 7 + [1] * 5 + [2] * 3
     assert len(read(out, "paths")) == 15
+
+
+def _stop_after(monkeypatch: pytest.MonkeyPatch, sink: Any, batches: int) -> Callable[[], None]:
+    """Make ``sink.add`` raise KeyboardInterrupt at its ``batches``-th call;
+    returns what puts the real one back."""
+    original = sink.add
+    calls = {"n": 0}
+
+    def add(self: Any, *args: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == batches:
+            raise KeyboardInterrupt
+        original(self, *args)
+
+    monkeypatch.setattr(sink, "add", add)
+    return lambda: monkeypatch.setattr(sink, "add", original)
+
+
+@pytest.mark.parametrize("fmt", ["h5", "npy"])
+def test_resume_notices_a_file_swapped_for_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    # One file removed and another added before the checkpoint: the same
+    # count and the same last name, but other files.
+    from ndbridge.pack import h5_writer, npy_writer, packer
+
+    src = tmp_path / "src"
+    make_images(src, {"a": 8}, shape=(4, 4, 3))
+    monkeypatch.setattr(packer, "BATCH_BYTES", 2 * 48)
+    monkeypatch.setattr(h5_writer, "CHECKPOINT_SECONDS", 0.0)
+    restore = _stop_after(monkeypatch, h5_writer.H5Sink if fmt == "h5" else npy_writer.NpySink, 3)
+    out = tmp_path / f"o.{fmt}"
+    with pytest.raises(KeyboardInterrupt):
+        ndbridge.pack(src, out, workers=1)
+    restore()
+    (src / "a" / "0001.png").unlink()
+    iio.imwrite(src / "a" / "0000b.png", np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(ndbridge.UsageError, match="changed since"):
+        ndbridge.pack(src, out, workers=1, resume=True)
+    (src / "a" / "0000b.png").unlink()
+    iio.imwrite(src / "a" / "0001.png", np.zeros((4, 4, 3), np.uint8))  # other bytes, same name
+    with pytest.raises(ndbridge.UsageError, match="changed since"):
+        ndbridge.pack(src, out, workers=1, resume=True)
+
+
+@pytest.mark.parametrize("fmt", ["npy", "npz"])
+def test_resume_keeps_longer_names_added_later_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    from ndbridge.pack import npy_writer, packer
+
+    src = tmp_path / "src"
+    make_images(src, {"a": 6}, shape=(4, 4, 3))
+    monkeypatch.setattr(packer, "BATCH_BYTES", 2 * 48)
+    restore = _stop_after(monkeypatch, npy_writer.NpySink, 2)
+    out = tmp_path / f"o.{fmt}"
+    with pytest.raises(KeyboardInterrupt):
+        ndbridge.pack(src, out, workers=1)
+    restore()
+    long_name = "zz_a_much_longer_file_name_than_before.png"
+    iio.imwrite(src / "a" / long_name, np.zeros((4, 4, 3), np.uint8))
+    summary = ndbridge.pack(src, out, workers=1, resume=True)
+    assert summary.resumed and summary.images == 7
+    paths = load_packed(out)["paths"].tolist()
+    assert paths[0] == "a/0000.png" and paths[-1] == f"a/{long_name}"
+
+
+def test_a_failed_run_says_what_it_kept_and_resume_continues(
+    tree: tuple[Path, list[np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ndbridge.pack import h5_writer, packer
+
+    src, pixels = tree
+    monkeypatch.setattr(packer, "BATCH_BYTES", 2 * pixels[0].nbytes)
+    monkeypatch.setattr(h5_writer, "CHECKPOINT_SECONDS", 0.0)
+    good = (src / "dog" / "0003.png").read_bytes()
+    (src / "dog" / "0003.png").write_bytes(good[:40])
+    out = tmp_path / "o.h5"
+    with pytest.raises(ndbridge.FormatError) as info:
+        ndbridge.pack(src, out, labels="dirs", workers=2)
+    message = str(info.value)
+    assert "dog/0003.png" in message
+    assert re.search(r"o\.h5\.partial' keeps the \d+ images packed before it", message), message
+    assert "--resume" in message
+    (src / "dog" / "0003.png").write_bytes(good)  # fixed: the file after the checkpoint
+    summary = ndbridge.pack(src, out, labels="dirs", workers=2, resume=True)
+    assert summary.resumed and summary.images == 15
+    np.testing.assert_array_equal(read(out, "images"), np.stack(pixels))

@@ -211,14 +211,15 @@ def _with_imageio(data: bytes, relpath: str) -> np.ndarray:
 
 
 def _layout_of(array: np.ndarray) -> str:
-    return _LAYOUTS.get(array.shape[2] if array.ndim == 3 else 1, f"{array.shape[2]} channels")
+    channels = array.shape[2] if array.ndim == 3 else 1
+    return _LAYOUTS.get(channels, f"{channels} channels")
 
 
 def _with_pillow(image: Any, data: bytes, settings: DecodeSettings, sample: Sample) -> np.ndarray:
+    rawmode = _rawmode(image)  # first: reading EXIF may load the pixels, which forgets it
     sample.frames = getattr(image, "n_frames", 1)
     orientation = _orientation(image) if settings.orientation == "exif" else 1
     sample.oriented = orientation != 1
-    rawmode = _rawmode(image)
     if image.mode in _EIGHT_BIT_MODES and ";16" not in rawmode:
         sample.layout, sample.bits = image.mode, 1 if image.mode == "1" else 8
         if settings.resize is not None and image.format == "JPEG":

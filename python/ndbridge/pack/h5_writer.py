@@ -248,6 +248,27 @@ class H5Sink:
         """Append a batch, then record that ``consumed`` source files are done,
         ``last`` the last of them, ``digest`` the digest of them all."""
         self._adding = True
+        try:
+            self._write(good, skipped)
+        except KeyboardInterrupt:
+            # Stopped between two HDF5 calls: the file is sound, and the
+            # checkpoint made on close says where the last whole batch ended
+            # (--resume drops the rows after it).
+            self._adding = False
+            raise
+        self._count += len(good)
+        self._skipped += len(skipped)
+        self.consumed = consumed
+        self.last_consumed = last
+        self.digest = digest
+        self.report = report
+        self._adding = False
+        # A checkpoint (what --resume trusts) at most once a second: flushing
+        # HDF5's metadata after every batch costs the packer real time.
+        if time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:
+            self._checkpoint()
+
+    def _write(self, good: list[Sample], skipped: list[tuple[str, str]]) -> None:
         f = self.file
         if good:
             if self.store == "decoded":
@@ -279,17 +300,6 @@ class H5Sink:
         if skipped:
             _append(f["skipped/paths"], [p for p, _ in skipped])
             _append(f["skipped/reasons"], [r for _, r in skipped])
-        self._count += len(good)
-        self._skipped += len(skipped)
-        self.consumed = consumed
-        self.last_consumed = last
-        self.digest = digest
-        self.report = report
-        self._adding = False
-        # A checkpoint (what --resume trusts) at most once a second: flushing
-        # HDF5's metadata after every batch costs the packer real time.
-        if time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:
-            self._checkpoint()
 
     def _checkpoint(self, reopen: bool = True) -> None:
         f = self.file
@@ -368,7 +378,9 @@ class H5Sink:
         self._writeback.stop()
         if self.file.id.valid:
             try:
-                if not self._adding:  # a batch cut short is left to the last checkpoint
+                # After a failed write HDF5's own state is in doubt: the last
+                # checkpoint stands.
+                if not self._adding:
                     self._checkpoint(reopen=False)
             finally:
                 if self.file.id.valid:

@@ -73,3 +73,9 @@ def signals_held() -> Iterator[None]:
         while signal.sigtimedwait(held, 0) is not None:
             pass
         signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
+def reported(exc: KeyboardInterrupt) -> None:
+    """Mark ``exc`` as told to the user already (what was kept, how to go on):
+    the command line then adds no line of its own."""
+    exc.ndbridge_reported = True  # type: ignore[attr-defined]

@@ -33,7 +33,7 @@ from .._formats import system_errno
 from .consistency import SampleSpec
 from .decoding import Sample, decode_batch
 from .engine import Decoder
-from .interrupt import signals_held, signals_interrupt
+from .interrupt import reported, signals_held, signals_interrupt
 from .job import PackJob, PackSummary, make_job
 from .lock import OutputLock
 from .sources import Census, sources, take_census
@@ -185,7 +185,7 @@ def pack_items(
         count, skipped, dtype = sink.count, sink.skipped_count, sink.dtype()
         with _writing(partial):
             path = sink.finish(run.report(), census.ignored)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         with signals_held():
             _close_quietly(sink)
         if resumable:
@@ -194,6 +194,7 @@ def pack_items(
                 "command with --resume to continue, or without it to start over",
                 file=sys.stderr,
             )
+            reported(stop)
         raise
     except FileError as exc:
         if exc.errno in _NO_ROOM:

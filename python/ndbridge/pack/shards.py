@@ -48,6 +48,7 @@ from pathlib import Path
 
 from .._errors import Error, FormatError, NotFoundError, UnsupportedError, UsageError
 from .decoding import decode_batch
+from .interrupt import reported
 from .job import PackJob, PackSummary
 from .packer import pack_items
 from .shard_plan import (
@@ -263,12 +264,13 @@ def pack_sharded(
                 _shard_task, dataclasses.replace(quiet, workers=job.workers or 1), census,
                 missing(), address=dask_address, retries=retries, on_done=done,
             )  # fmt: skip
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         print(
             f"interrupted: complete shards are kept in '{shard_folder(out)}'; run the same "
             "command again to pack only the rest",
             file=sys.stderr,
         )
+        reported(stop)
         raise
     finally:
         bar.close()
