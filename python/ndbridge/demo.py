@@ -146,7 +146,7 @@ def run_demo(out: TextIO, workdir: Path | None = None) -> bool:
         out.write("6. sample arrays written by numpy, read by the C++ library\n")
         arrays_ok = _round_trip_samples(folder, out)
 
-        ok = report.ok and batch_ok and arrays_ok and summary.images == len(good)
+        ok = report.identical and batch_ok and arrays_ok and summary.images == len(good)
         out.write(
             "\nall checks passed: C++ reads exactly what Python wrote\n"
             if ok

@@ -1,7 +1,9 @@
 """Read every array of a file with numpy/h5py and with the C++ reader; compare bit for bit.
 
 :func:`verify` returns a :class:`VerifyReport`; ``ndbridge verify`` prints it
-as a table (or JSON) and exits 0 only when every array is identical. Two
+as a table (or JSON) and exits 0 when nothing differs: every array identical,
+or identical but for arrays the C++ reader does not support (a note says so;
+``--strict`` fails then too), 1 when any array differs or fails to read. Two
 reads are identical when dtype (``dtype.str``, byte order included), shape
 and every byte of the elements agree. The reference side is numpy for .npy
 and .npz (``numpy.load``) and h5py for HDF5, with h5py's variable-length
@@ -9,7 +11,7 @@ text taken as a ``<U`` array (``dataset.asstr()``) as the C++ reader gives
 it. Arrays are compared in row blocks of bounded size, so memory use does
 not grow with the file.
 
-``--json`` prints ``{"path", "format", "ok", "counts": {result: n},
+``--json`` prints ``{"path", "format", "ok", "identical", "counts": {result: n},
 "arrays": [{"name", "dtype", "shape", "result", "detail"}]}``, with
 ``result`` one of ``"identical"``, ``"different"``, ``"unsupported"`` (the
 C++ reader refuses the content; ``detail`` says why) or ``"error"`` (a
@@ -20,6 +22,7 @@ file's single array.
 from __future__ import annotations
 
 import os
+import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from . import cpp
-from ._errors import Error, UnsupportedError
+from ._errors import Error, FormatError, UnsupportedError
 from ._formats import HDF5, NPY, PathLike, detect_format, quoted
 from .convert import (
     BLOCK_BYTES,
@@ -72,6 +75,11 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """True when nothing differs: every array identical or unsupported by C++."""
+        return all(a.result in (IDENTICAL, UNSUPPORTED) for a in self.arrays)
+
+    @property
+    def identical(self) -> bool:
         """True when every array is identical (and vacuously for a file with none)."""
         return all(a.result == IDENTICAL for a in self.arrays)
 
@@ -85,6 +93,7 @@ class VerifyReport:
             "path": self.path,
             "format": self.format,
             "ok": self.ok,
+            "identical": self.identical,
             "counts": self.counts(),
             "arrays": [a.as_dict() for a in self.arrays],
         }
@@ -188,7 +197,8 @@ def _verify_npy(path: PathLike, block_bytes: int) -> Iterator[ArrayResult]:
 
 
 def _verify_npz(path: PathLike, block_bytes: int) -> Iterator[ArrayResult]:
-    with np.load(path, allow_pickle=False) as archive:
+    # Opened here: np.load leaves its own file open when the archive is damaged.
+    with open(path, "rb") as file, np.load(file, allow_pickle=False) as archive:
         names = list(archive.files)
         try:
             arrays: dict[str, np.ndarray] | Error = cpp.read_npz(path)
@@ -257,7 +267,19 @@ def verify(path: PathLike, *, block_bytes: int = BLOCK_BYTES) -> VerifyReport:
     """
     fmt = detect_format(path)
     check = {NPY: _verify_npy, HDF5: _verify_h5}.get(fmt, _verify_npz)
-    return VerifyReport(os.fspath(path), fmt, list(check(path, max(1, int(block_bytes)))))
+    try:
+        arrays = list(check(path, max(1, int(block_bytes))))
+    except Error:
+        raise
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError, RuntimeError,
+            TypeError) as exc:  # fmt: skip
+        # numpy or h5py could not open or list a damaged file at all; each
+        # array they can read is judged one by one above.
+        reader = "h5py" if fmt == HDF5 else "numpy"
+        raise FormatError(
+            f"{quoted(path)}: {reader} cannot read it ({type(exc).__name__}: {exc})"
+        ) from exc
+    return VerifyReport(os.fspath(path), fmt, arrays)
 
 
 def format_report(report: VerifyReport) -> str:
@@ -276,6 +298,11 @@ def format_report(report: VerifyReport) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[3] for row in rows]
     counts = report.counts()
     summary = ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "no arrays"
-    verdict = "all identical" if report.ok else "NOT all identical"
+    if report.identical:
+        verdict = "all identical"
+    elif report.ok:
+        verdict = "nothing differs; the C++ reader does not support some arrays (--strict fails)"
+    else:
+        verdict = "NOT all identical"
     lines.append(f"{report.path}: {len(report.arrays)} arrays: {summary} -- {verdict}")
     return "\n".join(lines)

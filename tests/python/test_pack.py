@@ -43,6 +43,11 @@ def make_images(
     return pixels
 
 
+def state(out: Path) -> dict[str, Any]:
+    """The progress record of an interrupted pack to ``out``."""
+    return json.loads(out.with_name(out.name + ".partial.state.json").read_text())
+
+
 def read(path: Path, name: str) -> np.ndarray:
     with h5py.File(path, "r") as f:
         data = f[name]
@@ -132,7 +137,8 @@ def test_corrupt_and_truncated_images_fail_naming_the_file(
     assert not out.exists()
     # What was written is kept for --resume, under a name that says unfinished.
     with h5py.File(tmp_path / "out.h5.partial", "r") as f:
-        assert "count" not in f.attrs and f.attrs["ndbridge_consumed"] < 15
+        assert "count" not in f.attrs
+    assert state(tmp_path / "out.h5")["consumed"] < 15
 
 
 def test_flushing_while_packing_changes_nothing_and_stops(
@@ -295,8 +301,8 @@ def test_interrupted_run_leaves_no_final_file_and_resume_completes(
     assert not out.exists()
     partial = tmp_path / "o.h5.partial"
     with h5py.File(partial, "r") as f:
-        assert f.attrs["ndbridge_consumed"] == 4  # the probe file and one batch of 3
         assert "count" not in f.attrs
+    assert state(out)["consumed"] == 4  # the probe file and one batch of 3
 
     monkeypatch.setattr(_pack_h5.H5Sink, "add", original)
     with pytest.raises(ndbridge.UsageError, match="other options"):
@@ -505,7 +511,7 @@ def test_resume_after_a_batch_cut_short_drops_its_rows(
     with pytest.raises(KeyboardInterrupt):
         ndbridge.pack(src, out, labels="dirs", workers=1)
     with h5py.File(tmp_path / "o.h5.partial", "r") as f:
-        assert f["paths"].shape[0] > f.attrs["ndbridge_written"]  # the cut batch's rows
+        assert f["paths"].shape[0] > state(out)["written"]  # the cut batch's rows
     monkeypatch.setattr(_pack_h5, "_append", original)
     summary = ndbridge.pack(src, out, labels="dirs", workers=2, resume=True)
     assert summary.images == 15

@@ -122,6 +122,12 @@ def decode_one(settings: DecodeSettings, relpath: str, label: int) -> Sample:
         sample.errno = exc.errno or 0
         return sample
     sample.size, sample.mtime_ns = st.st_size, st.st_mtime_ns
+    return decode_data(settings, data, sample)
+
+
+def decode_data(settings: DecodeSettings, data: bytes, sample: Sample) -> Sample:
+    """Decode the bytes of ``sample``'s file into it (failures recorded, never raised)."""
+    relpath = sample.relpath
     try:
         # A decoder's warnings (imageio's deprecation notices while it looks
         # for a plugin) are not the file's problem; under a caller's

@@ -20,11 +20,10 @@ Layout (every dataset readable by h5py and by ndbridge's C++ reader):
   some file name is not UTF-8; see ``names``), ``store``, ``count``,
   ``format`` = "ndbridge-pack/1".
 
-While packing, the file lives at ``OUT.partial`` with ``ndbridge_consumed``
-(source files handled so far), ``ndbridge_last`` (the last of them),
-``ndbridge_digest`` (of their names, sizes and modification times) and the
-row counts updated at every checkpoint, which is what ``--resume`` continues
-from.
+While packing, the file lives at ``OUT.partial``; at every checkpoint (at
+most once a second) it is closed, so that HDF5 writes out all it holds, and
+``OUT.partial.state.json`` (``checkpoint``) records the progress it holds,
+which is what ``--resume`` continues from.
 """
 
 from __future__ import annotations
@@ -39,6 +38,7 @@ import h5py
 import numpy as np
 
 from .._errors import UsageError
+from .checkpoint import Checkpoint
 from .decoding import Sample
 from .sources import Census
 from .writeback import Writeback
@@ -86,8 +86,28 @@ def _append(dataset: h5py.Dataset, values: Any) -> None:
         dataset[n : n + k] = values
 
 
-#: Datasets every partial file has from its creation on.
-_SKELETON = ("paths", "skipped/paths", "skipped/reasons")
+def _rewind(f: h5py.File, written: int, skipped: int) -> None:
+    """Drop rows written after the checkpoint (an interrupted batch)."""
+    for name in ("images", "labels", "shapes"):
+        if name in f and f[name].shape[0] > written:
+            f[name].resize(written, axis=0)
+    if "offsets" in f:
+        f["offsets"].resize(written + 1, axis=0)
+        f["encoded"].resize(int(f["offsets"][written]), axis=0)
+    # Text is stored as references into HDF5's global heap. A killed run
+    # may have left chunks on disk that refer to heap objects it never
+    # flushed, and HDF5 frees what an overwritten element refers to:
+    # appending after such rows fails ("bad heap index"). So the text
+    # datasets are written anew from the rows the checkpoint vouches for.
+    for name, rows, chunk_rows in (
+        ("paths", written, 4096),
+        ("skipped/paths", skipped, 256),
+        ("skipped/reasons", skipped, 256),
+    ):
+        kept = list(f[name].asstr()[:rows]) if rows else []
+        parent, leaf = (f["skipped"], name.split("/")[1]) if "/" in name else (f, name)
+        del parent[leaf]
+        _append(_appendable(parent, leaf, _STR, chunk_rows=chunk_rows), kept)
 
 
 class H5Sink:
@@ -112,92 +132,96 @@ class H5Sink:
         self._checkpointed = time.monotonic()
         self._writeback = Writeback(self.partial)
         self._adding = False
-        self.last_consumed: str | None = None
-        reopened = self._reopen(meta, classes) if resume and self.partial.exists() else None
-        if reopened is not None:
-            self.file = reopened
-            _hold_metadata(self.file)
+        self.checkpoint = Checkpoint(out)
+        state = self.checkpoint.load() if resume and self.partial.exists() else None
+        if state is not None and int(state.get("consumed", 0)) > 0:
+            self.checkpoint.check(state, options, meta["source_root"], classes)
+            self.file = self._reopen(state)
             self.resumed = True
-            self._rewind()
         else:
-            self.file = h5py.File(self.partial, "w", libver="earliest")
-            _hold_metadata(self.file)
+            # Nothing saved yet (or a fresh start): starting over loses nothing.
+            self.checkpoint.remove()
+            self.file = self._create(meta, options, classes)
             self.resumed = False
-            for key, value in meta.items():
-                self.file.attrs[key] = value
-            self.file.attrs["format"] = FORMAT
-            self.file.attrs["store"] = self.store
-            self.file.attrs["options"] = json.dumps(options, sort_keys=True)
-            self.file.attrs["ndbridge_consumed"] = 0
-            self.file.attrs["ndbridge_written"] = 0
-            self.file.attrs["ndbridge_skipped"] = 0
-            _appendable(self.file, "paths", _STR)
-            skipped = self.file.create_group("skipped")
-            _appendable(skipped, "paths", _STR, chunk_rows=256)
-            _appendable(skipped, "reasons", _STR, chunk_rows=256)
-            if classes:
-                self.file.create_dataset(
-                    "class_names", data=np.array(classes, dtype=object), dtype=_STR
-                )
-                _appendable(self.file, "labels", np.int64)
-            if self.store == "encoded":
-                _appendable(self.file, "encoded", np.uint8, chunk_rows=_ENCODED_CHUNK)
-                offsets = _appendable(self.file, "offsets", np.int64)
-                _append(offsets, [0])
-                _appendable(self.file, "shapes", np.int64, row=(3,))
-            self.file.flush()
+            state = {"consumed": 0, "written": 0, "skipped": 0, "last": None, "digest": None,
+                     "report": {}}  # fmt: skip
+        _hold_metadata(self.file)
+        self.state: dict[str, Any] = {
+            **state, "options": options, "source_root": meta["source_root"], "classes": classes,
+        }  # fmt: skip
         # Counted here, not asked of the file: they are needed after it is closed.
-        self._count = int(self.file["paths"].shape[0])
-        self._skipped = int(self.file["skipped/paths"].shape[0])
-        attrs = self.file.attrs
-        # A partial file without progress attributes was finished but not
-        # yet renamed when the run stopped: every file it counts was handled.
-        self.consumed = int(attrs.get("ndbridge_consumed", self.count + self.skipped_count))
-        last = attrs.get("ndbridge_last")
-        self.last_consumed = last.decode() if isinstance(last, bytes) else last
-        digest = attrs.get("ndbridge_digest")
-        self.digest: str | None = digest.decode() if isinstance(digest, bytes) else digest
-        self.report: dict[str, Any] = json.loads(attrs.get("ndbridge_report", "{}"))
+        self._count = int(self.state["written"])
+        self._skipped = int(self.state["skipped"])
 
-    def _reopen(self, meta: dict[str, Any], classes: list[str]) -> h5py.File | None:
-        """The partial file, checked for resuming; None when it holds nothing yet
-        (a run stopped before its first checkpoint: starting over loses nothing)."""
+    def _create(
+        self, meta: dict[str, Any], options: dict[str, Any], classes: list[str]
+    ) -> h5py.File:
+        f = h5py.File(self.partial, "w", libver="earliest")
+        for key, value in meta.items():
+            f.attrs[key] = value
+        f.attrs["format"] = FORMAT
+        f.attrs["store"] = self.store
+        f.attrs["options"] = json.dumps(options, sort_keys=True)
+        _appendable(f, "paths", _STR)
+        skipped = f.create_group("skipped")
+        _appendable(skipped, "paths", _STR, chunk_rows=256)
+        _appendable(skipped, "reasons", _STR, chunk_rows=256)
+        if classes:
+            f.create_dataset("class_names", data=np.array(classes, dtype=object), dtype=_STR)
+            _appendable(f, "labels", np.int64)
+        if self.store == "encoded":
+            _appendable(f, "encoded", np.uint8, chunk_rows=_ENCODED_CHUNK)
+            offsets = _appendable(f, "offsets", np.int64)
+            _append(offsets, [0])
+            _appendable(f, "shapes", np.int64, row=(3,))
+        f.flush()
+        return f
+
+    def _reopen(self, state: dict[str, Any]) -> h5py.File:
+        """The partial file, cut back to what ``state`` vouches for."""
+
+        def damaged(why: str) -> UsageError:
+            return UsageError(
+                f"cannot resume from '{self.partial}': it is damaged ({why}); "
+                "run without --resume to start over"
+            )
+
         try:
             f = h5py.File(self.partial, "a")
         except OSError as exc:
-            raise UsageError(
-                f"cannot resume from '{self.partial}': it is damaged ({exc}); "
-                "run without --resume to start over"
-            ) from None
-        if not int(f.attrs.get("ndbridge_consumed", 0)) or not all(n in f for n in _SKELETON):
-            if "ndbridge_consumed" in f.attrs and int(f.attrs["ndbridge_consumed"]):
-                f.close()
-                raise UsageError(
-                    f"cannot resume from '{self.partial}': it is damaged (datasets missing); "
-                    "run without --resume to start over"
-                )
+            raise damaged(str(exc)) from None
+        try:
+            written, skipped = int(state["written"]), int(state["skipped"])
+            rows = {"paths": written, "skipped/paths": skipped, "skipped/reasons": skipped}
+            for name, need in rows.items():
+                if name not in f or f[name].shape[0] < need:
+                    raise damaged(f"'{name}' holds fewer rows than its checkpoint says")
+            _hold_metadata(f)
+            _rewind(f, written, skipped)
+        except BaseException:
             f.close()
-            return None
-        stored = json.loads(f.attrs.get("options", "{}"))
-        mine = dict(self.options)
-        for volatile in ("workers",):
-            stored.pop(volatile, None)
-            mine.pop(volatile, None)
-        if stored != mine or f.attrs.get("source_root") != meta["source_root"]:
-            f.close()
-            raise UsageError(
-                f"cannot resume from '{self.partial}': it was started with other options or "
-                f"another source ({stored}); run without --resume to start over"
-            )
-        have = (
-            [s.decode() if isinstance(s, bytes) else s for s in f["class_names"][()]]
-            if "class_names" in f
-            else []
-        )
-        if have != classes:
-            f.close()
-            raise UsageError(f"cannot resume from '{self.partial}': the class folders changed")
+            raise
         return f
+
+    @property
+    def consumed(self) -> int:
+        """Source files handled so far."""
+        return int(self.state["consumed"])
+
+    @property
+    def last_consumed(self) -> str | None:
+        """The last source file handled, as stored."""
+        return self.state["last"]
+
+    @property
+    def digest(self) -> str | None:
+        """The digest of the source files handled."""
+        return self.state["digest"]
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """What happened to pixels so far (see packer._Run.report)."""
+        return dict(self.state["report"])
 
     @property
     def count(self) -> int:
@@ -258,10 +282,8 @@ class H5Sink:
             raise
         self._count += len(good)
         self._skipped += len(skipped)
-        self.consumed = consumed
-        self.last_consumed = last
-        self.digest = digest
-        self.report = report
+        self.state.update(consumed=consumed, last=self.census.stored(last), digest=digest,
+                          report=report, written=self._count, skipped=self._skipped)  # fmt: skip
         self._adding = False
         # A checkpoint (what --resume trusts) at most once a second: flushing
         # HDF5's metadata after every batch costs the packer real time.
@@ -302,51 +324,17 @@ class H5Sink:
             _append(f["skipped/reasons"], [r for _, r in skipped])
 
     def _checkpoint(self, reopen: bool = True) -> None:
-        f = self.file
-        f.attrs["ndbridge_consumed"] = self.consumed
-        if self.last_consumed is not None:
-            f.attrs["ndbridge_last"] = self.census.stored(self.last_consumed)
-        if self.digest is not None:
-            f.attrs["ndbridge_digest"] = self.digest
-        f.attrs["ndbridge_report"] = json.dumps(self.report)
-        f.attrs["ndbridge_written"] = self.count
-        f.attrs["ndbridge_skipped"] = self.skipped_count
         # Closing writes everything out, as a flush would, and also empties
         # HDF5's metadata cache, which with evictions off (_hold_metadata)
         # would otherwise keep every entry it ever loaded: memory growing
-        # with the number of samples.
-        f.close()
+        # with the number of samples. Only then is the progress recorded.
+        self.file.close()
+        self.checkpoint.save(self.state)
         if reopen:
             self.file = h5py.File(self.partial, "a")
             _hold_metadata(self.file)
             self._writeback.kick()
         self._checkpointed = time.monotonic()
-
-    def _rewind(self) -> None:
-        """Drop rows written after the last checkpoint (an interrupted batch)."""
-        f = self.file
-        written = int(f.attrs.get("ndbridge_written", f["paths"].shape[0]))
-        skipped = int(f.attrs.get("ndbridge_skipped", f["skipped/paths"].shape[0]))
-        for name in ("images", "labels", "shapes"):
-            if name in f and f[name].shape[0] > written:
-                f[name].resize(written, axis=0)
-        if "offsets" in f:
-            f["offsets"].resize(written + 1, axis=0)
-            f["encoded"].resize(int(f["offsets"][written]), axis=0)
-        # Text is stored as references into HDF5's global heap. A killed run
-        # may have left chunks on disk that refer to heap objects it never
-        # flushed, and HDF5 frees what an overwritten element refers to:
-        # appending after such rows fails ("bad heap index"). So the text
-        # datasets are written anew from the rows the checkpoint vouches for.
-        for name, rows, chunk_rows in (
-            ("paths", written, 4096),
-            ("skipped/paths", skipped, 256),
-            ("skipped/reasons", skipped, 256),
-        ):
-            kept = list(f[name].asstr()[:rows]) if rows else []
-            parent, leaf = (f["skipped"], name.split("/")[1]) if "/" in name else (f, name)
-            del parent[leaf]
-            _append(_appendable(parent, leaf, _STR, chunk_rows=chunk_rows), kept)
 
     def finish(self, report: dict[str, Any], ignored: list[tuple[str, str]]) -> Path:
         """Mark the file complete, flush it to disk and rename it to its final name."""
@@ -359,10 +347,6 @@ class H5Sink:
             _append(_appendable(group, name, _STR, chunk_rows=256), values)
         f.attrs["pixels"] = json.dumps(report, sort_keys=True)
         f.attrs["count"] = self.count
-        for key in ("ndbridge_consumed", "ndbridge_last", "ndbridge_written", "ndbridge_skipped",
-                    "ndbridge_digest", "ndbridge_report"):  # fmt: skip
-            if key in f.attrs:
-                del f.attrs[key]
         self.file.close()
         self._writeback.stop()
         fd = os.open(self.partial, os.O_RDONLY)
@@ -371,6 +355,7 @@ class H5Sink:
         finally:
             os.close(fd)
         os.replace(self.partial, self.out)
+        self.checkpoint.remove()
         return self.out
 
     def close(self) -> None:
@@ -388,13 +373,17 @@ class H5Sink:
 
     def resumable(self) -> bool:
         """Whether the partial file as it is on disk holds progress --resume can continue from."""
+        state = self.checkpoint.load()
+        if state is None or int(state.get("consumed", 0)) == 0:
+            return False
         try:
-            with h5py.File(self.partial, "r") as f:
-                return int(f.attrs.get("ndbridge_consumed", 0)) > 0
+            with h5py.File(self.partial, "r"):
+                return True
         except (OSError, RuntimeError):
             return False
 
     def discard(self) -> None:
         """Close and delete the partial file (a failed run that cannot resume)."""
         self.close()
+        self.checkpoint.remove()
         self.partial.unlink(missing_ok=True)

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from .._errors import UsageError
 from .._npy_stream import file_pieces, npy_header, write_member
+from .checkpoint import Checkpoint
 from .decoding import Sample
 from .sources import Census
 from .writeback import Writeback
@@ -79,7 +79,7 @@ class NpySink:
         self.out = out
         self.fmt = fmt
         self.partial = out.with_name(out.name + ".partial")
-        self._state_path = out.with_name(out.name + ".partial.state.json")
+        self.checkpoint = Checkpoint(out)
         self._labels_path = out.with_name(out.name + ".partial.labels")
         self._paths_path = out.with_name(out.name + ".partial.paths")
         self._skipped_path = out.with_name(out.name + ".partial.skipped")
@@ -89,7 +89,9 @@ class NpySink:
         self.resumed = False
         self._images: Any = None
         self._writeback = Writeback(self.partial)
-        state = self._load_state(meta) if resume else None
+        state = self.checkpoint.load() if resume else None
+        if state is not None:
+            self.checkpoint.check(state, options, meta["source_root"], classes)
         if state is None:
             self.state: dict[str, Any] = {
                 **meta, "format": FORMAT, "options": options, "classes": classes,
@@ -113,21 +115,6 @@ class NpySink:
         self._skipped = self._skipped_path.open("a", encoding="utf-8")
 
     # -- resume -------------------------------------------------------------
-
-    def _load_state(self, meta: dict[str, Any]) -> dict[str, Any] | None:
-        if not self._state_path.exists():
-            return None
-        state = json.loads(self._state_path.read_text())
-        stored = {k: v for k, v in state["options"].items() if k != "workers"}
-        mine = {k: v for k, v in self.options.items() if k != "workers"}
-        if stored != mine or state["source_root"] != meta["source_root"]:
-            raise UsageError(
-                f"cannot resume from '{self.partial}': it was started with other options or "
-                f"another source ({stored}); run without --resume to start over"
-            )
-        if state["classes"] != self.classes:
-            raise UsageError(f"cannot resume from '{self.partial}': the class folders changed")
-        return state
 
     def _truncate_side_files(self) -> None:
         # Side files may hold entries written after the last saved state.
@@ -157,9 +144,7 @@ class NpySink:
         self._save_state()
 
     def _save_state(self) -> None:
-        tmp = self._state_path.with_name(self._state_path.name + ".tmp")
-        tmp.write_text(json.dumps(self.state))
-        os.replace(tmp, self._state_path)
+        self.checkpoint.save(self.state)
 
     # -- what the packer asks -------------------------------------------------
 
@@ -363,7 +348,7 @@ class NpySink:
         # The state goes first: without it nothing is left to resume, and a
         # run stopped among these unlinks starts over instead of looking for
         # a partial file that is gone.
-        for p in (self._state_path, self.partial, self._labels_path, self._paths_path,
+        for p in (self.checkpoint.path, self.partial, self._labels_path, self._paths_path,
                   self._skipped_path):  # fmt: skip
             p.unlink(missing_ok=True)
 
@@ -371,7 +356,8 @@ class NpySink:
         """Whether the partial files hold progress --resume can continue from:
         the state file is replaced whole after each batch, so it always
         describes what is on disk."""
-        return self._state_path.exists() and self.consumed > 0
+        state = self.checkpoint.load()
+        return state is not None and int(state["consumed"]) > 0
 
     def discard(self) -> None:
         """Close and delete every partial file (a failed run that cannot resume)."""
