@@ -27,7 +27,8 @@ from ndbridge.verify import verify
 
 distributed = pytest.importorskip("distributed")
 
-DATASETS = ("images", "labels", "paths", "class_names", "skipped/paths", "skipped/reasons")
+DATASETS = ("images", "labels", "paths", "class_names", "skipped/paths", "skipped/reasons",
+            "ignored/paths", "ignored/reasons")  # fmt: skip
 ENCODED = ("encoded", "offsets", "shapes", "labels", "paths", "class_names")
 CLASSES = {"cat": 7, "dog": 5, "emu": 3}
 
@@ -42,6 +43,9 @@ def make_tree(root: Path, classes: dict[str, int] = CLASSES, shape: tuple[int, .
             iio.imwrite(root / name / f"{i:04d}.png", rng.integers(0, 256, shape, dtype=np.uint8))
     if corrupt:
         (root / corrupt).write_bytes(b"not an image")
+    # Left out, and recorded as such by a single-file pack and a master alike.
+    (root / "cat" / "notes.txt").write_text("not packed")
+    (root / ".cache").mkdir(exist_ok=True)
 
 
 def h5py_read(path: Path, name: str) -> np.ndarray:
@@ -104,7 +108,8 @@ def test_dask_shards_equal_the_single_file_pack(
     assert_same(single, out)
     with h5py.File(out, "r") as f:
         virtual = {name: f[name].is_virtual for name in DATASETS}
-        assert virtual == dict.fromkeys(DATASETS, True) | {"class_names": False}
+        plain = {"class_names": False, "ignored/paths": False, "ignored/reasons": False}
+        assert virtual == dict.fromkeys(DATASETS, True) | plain
         assert f.attrs["count"] == 14 and f.attrs["shards"] == 4
         assert f.attrs["format"] == "ndbridge-pack/1"
         assert json.loads(f.attrs["options"])["scheduler"] == "dask"
@@ -238,7 +243,11 @@ def test_missing_shard_is_a_clear_error_everywhere(
     assert not report.ok
     # The lost shard holds rows of every virtual dataset (the corrupt file too).
     errors = {a.name for a in report.arrays if a.result == "error"}
-    assert errors == {f"/{name}" for name in DATASETS} - {"/class_names"}
+    assert errors == {f"/{name}" for name in DATASETS} - {
+        "/class_names",
+        "/ignored/paths",
+        "/ignored/reasons",
+    }
     assert all(lost in a.detail for a in report.arrays if a.result == "error")
     assert main(["convert", str(out), str(tmp_path / "copy.npz")]) == 1
     assert lost in capsys.readouterr().err

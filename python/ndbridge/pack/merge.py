@@ -6,8 +6,10 @@ The master holds no sample data. Each dataset of the packed layout (see
 are given:
 
 - virtual: ``images`` (or ``encoded`` and ``shapes`` with ``--store
-  encoded``), ``labels``, ``paths``, ``skipped/paths`` and
-  ``skipped/reasons``. Skip records are thus merged by concatenation in
+  encoded``), ``labels``, ``paths``, ``skipped/paths``,
+  ``skipped/reasons``, ``ignored/paths`` and ``ignored/reasons`` (plain
+  instead, from the whole tree, for a sharded pack). Skip records are thus
+  merged by concatenation in
   shard order; for the shards of one sharded pack that is the order a
   single-file pack records them in, so every dataset equals the single
   file's.
@@ -16,7 +18,8 @@ are given:
   bytes of the shards before it, so ``encoded[offsets[i]:offsets[i + 1]]``
   is sample ``i`` of the whole) and datasets no shard has rows for (empty).
 - root attributes as a packed file has them (``format``, ``store``,
-  ``count``, ``ndbridge_version``, ``created``; ``source_root`` and
+  ``count``, ``ndbridge_version``, ``created``; ``pixels`` summed over the
+  shards; ``names`` "escaped" if any shard's names are; ``source_root`` and
   ``options`` when every shard agrees on them), plus ``shards``, the number
   of shard files.
 
@@ -55,7 +58,9 @@ from .h5_writer import FORMAT
 #: they are created in the master.
 ROW_DATASETS = (
     "images", "encoded", "shapes", "labels", "paths", "skipped/paths", "skipped/reasons",
+    "ignored/paths", "ignored/reasons",
 )  # fmt: skip
+IGNORED = ("ignored/paths", "ignored/reasons")
 _STR = h5py.string_dtype()
 
 
@@ -177,6 +182,7 @@ def merge(
     *,
     force: bool = False,
     attrs: dict[str, Any] | None = None,
+    ignored: list[tuple[str, str]] | None = None,
 ) -> MergeSummary:
     """Stitch packed .h5 files into ``master``, a file of virtual datasets over them.
 
@@ -184,7 +190,8 @@ def merge(
     docstring describes the layout and the checks. ``attrs`` replaces the
     root attributes otherwise taken from the shards (``source_root``,
     ``options``); ``format``, ``store``, ``count``, ``shards``,
-    ``ndbridge_version`` and ``created`` are always set here. The master is
+    ``ndbridge_version`` and ``created`` are always set here. ``ignored``
+    (stored path, reason) replaces the shards' ignored files. The master is
     written as ``MASTER.partial`` and renamed when complete.
     """
     master = Path(master)
@@ -209,12 +216,21 @@ def merge(
             f.attrs["format"] = FORMAT
             f.attrs["store"] = first.store
             f.attrs["shards"] = len(shards)
+            f.attrs["pixels"] = json.dumps(_pixels(shards), sort_keys=True)
+            escaped = any(attr_text(s.attrs.get("names", "utf-8")) != "utf-8" for s in shards)
+            f.attrs["names"] = "escaped" if escaped else "utf-8"
             if first.classes:
                 f.create_dataset(
                     "class_names", data=np.array(first.classes, dtype=object), dtype=_STR
                 )
             for name in ROW_DATASETS:
-                if any(name in s.datasets for s in shards):
+                if ignored is not None and name in IGNORED:
+                    values = (
+                        [p for p, _ in ignored] if name == IGNORED[0] else [r for _, r in ignored]
+                    )
+                    f.create_dataset(name, data=np.array(values, dtype=object), dtype=_STR)
+                    shapes[name] = [len(values)]
+                elif any(name in s.datasets for s in shards):
                     shapes[name] = _stitch(f, name, shards, master)
             if first.store == "encoded":
                 f.create_dataset("offsets", data=_offsets(shards))
@@ -235,6 +251,14 @@ def merge(
         skipped=shapes.get("skipped/paths", [0])[0], classes=first.classes, store=first.store,
         datasets=shapes,
     )  # fmt: skip
+
+
+def _pixels(shards: list[_Shard]) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for shard in shards:
+        for key, count in json.loads(attr_text(shard.attrs.get("pixels", "{}"))).items():
+            total[key] = total.get(key, 0) + int(count)
+    return total
 
 
 def _stitch(f: h5py.File, name: str, shards: list[_Shard], master: Path) -> list[int]:

@@ -277,7 +277,8 @@ def pack_sharded(
     workers = job.threads() if scheduler == "local" else job.workers or 1
     options = {**job.options(census.kind, workers), "shards": len(specs), "scheduler": scheduler}
     attrs = {"source_root": str(job.root), "options": json.dumps(options, sort_keys=True)}
-    merged = merge([spec.path for spec in specs], out, force=True, attrs=attrs)
+    ignored = [(census.stored(p), r) for p, r in census.ignored]
+    merged = merge([spec.path for spec in specs], out, force=True, attrs=attrs, ignored=ignored)
     for spec in specs:  # what killed or abandoned attempts left behind
         for leftover in spec.path.parent.glob(f".{spec.path.name}.*"):
             with contextlib.suppress(OSError):
