@@ -118,7 +118,9 @@ def shm(tmp_path: Path) -> Iterator[Path | None]:
     available, and the check is then skipped."""
     folder = tmp_path / "shm"
     folder.mkdir()
-    probe = subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False)
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "true"], capture_output=True, check=False
+    )
     if os.geteuid() != 0 or probe.returncode != 0:
         yield None
         return
