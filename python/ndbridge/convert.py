@@ -123,16 +123,39 @@ def open_h5(path: PathLike) -> h5py.File:
         raise FormatError(f"{quoted(path)}: HDF5 cannot open it: {exc}") from None
 
 
+@contextlib.contextmanager
+def h5py_errors(path: PathLike) -> Iterator[None]:
+    """h5py's failures on a damaged file (RuntimeError, KeyError, ValueError...
+    with HDF5's words) as a FormatError naming the file."""
+    try:
+        yield
+    except Error:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as exc:
+        if isinstance(exc, OSError) and exc.errno:
+            raise os_error(path, exc) from None
+        reason = exc.args[0] if exc.args else exc
+        raise FormatError(f"{quoted(path)}: HDF5 cannot read it: {reason}") from None
+
+
 def h5_dataset_names(file: h5py.File) -> list[str]:
     """Every dataset of an open file, as paths without the leading ``/``, sorted."""
     names: list[str] = []
-    file.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+
+    def visit(name: str | bytes, obj: Any) -> None:
+        if isinstance(obj, h5py.Dataset):
+            # h5py gives names that are not UTF-8 as bytes.
+            names.append(os.fsdecode(name) if isinstance(name, bytes) else name)
+
+    with h5py_errors(file.filename):
+        file.visititems(visit)
     return sorted(names)
 
 
 def h5_dataset(file: h5py.File, path: PathLike, name: str) -> h5py.Dataset:
     """The dataset ``name`` of an open file; NotFoundError if it is missing or a group."""
-    obj = file.get(name)
+    with h5py_errors(path):
+        obj = file.get(name)
     if obj is None:
         raise NotFoundError(f"{quoted(path)}: no dataset named '{name}'")
     if not isinstance(obj, h5py.Dataset):
@@ -173,7 +196,7 @@ def h5py_source(path: PathLike, dataset: h5py.Dataset) -> ArraySource:
     def guarded(read: Callable[[], Any]) -> Any:
         try:
             return read()
-        except OSError as exc:
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
             raise H5Error(f"{where}: HDF5 failed to read it: {exc}") from None
 
     def rows(view: Any, start: int, stop: int) -> Any:
@@ -247,7 +270,9 @@ def _sources(
     else:
         with open_h5(path) as file:
             for name in names:
-                yield h5py_source(path, h5_dataset(file, path, name))
+                with h5py_errors(path):
+                    source = h5py_source(path, h5_dataset(file, path, name))
+                yield source
 
 
 # ---------------------------------------------------------------- outputs

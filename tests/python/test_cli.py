@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 
 import ndbridge
@@ -41,3 +44,36 @@ def test_console_script_runs_as_a_module() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "all checks passed" in result.stdout
+
+
+@pytest.mark.parametrize("command", ["ls", "convert", "verify"])
+@pytest.mark.parametrize("suffix", [".npz", ".h5"])
+def test_damaged_files_give_one_line_never_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, suffix: str
+) -> None:
+    # Cut and flipped copies of a good file: whatever numpy, h5py and the C++
+    # reader make of them, each command ends with its output or one line,
+    # exit 0 or 1.
+    arrays = {"i4": np.arange(100, dtype="<i4"), "f8": np.linspace(0, 1, 30).reshape(5, 6),
+              "b1": np.array([True, False]), "c16": np.array([1 + 2j, 3])}  # fmt: skip
+    good = tmp_path / f"good{suffix}"
+    if suffix == ".npz":
+        np.savez(good, **arrays)
+    else:
+        with h5py.File(good, "w") as f:
+            for name, value in arrays.items():
+                f[f"g/{name}" if name == "c16" else name] = value
+    data = good.read_bytes()
+    rng = np.random.default_rng(5)
+    bad = tmp_path / f"bad{suffix}"
+    extra = [str(tmp_path / ("out.h5" if suffix == ".npz" else "out.npz")), "--force"]
+    for trial in range(40):
+        damaged = bytearray(data[: int(rng.integers(8, len(data)))] if trial % 2 else data)
+        for at in rng.integers(0, len(damaged), 8):
+            damaged[at] ^= 0xFF
+        bad.write_bytes(bytes(damaged))
+        status = main([command, str(bad), *(extra if command == "convert" else [])])
+        out, err = capsys.readouterr()
+        assert status in (0, 1), (trial, out, err)
+        if err:
+            assert len(err.strip().splitlines()) == 1 and str(bad) in err, (trial, err)
