@@ -7,18 +7,28 @@ what was kept, and the exception (:class:`Interrupted`, a
 128 + its number. Handlers are installed only from the main thread (Python
 runs signal handlers there) and only over the default action: a caller's own
 handlers stay as they are, and are back when the pack ends.
+
+Python drops an exception raised in a ``__del__`` method or a weakref
+callback (printing "Exception ignored in ..."), and a signal's exception is
+raised in whatever code runs when it arrives, so the handlers also record the
+signal: :func:`raise_pending` raises it again at the packer's next safe
+point, and the dropped one is not printed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
 
-#: The signals a pack turns into :class:`Interrupted`.
+#: The signals a pack turns into :class:`Interrupted` (besides Ctrl-C's SIGINT).
 SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+#: The signal that interrupted the pack running now, once one has.
+_pending: int | None = None
 
 
 class Interrupted(KeyboardInterrupt):
@@ -30,12 +40,21 @@ class Interrupted(KeyboardInterrupt):
 
 
 def _raise(signum: int, frame: FrameType | None) -> None:
+    global _pending
+    _pending = signum
     raise Interrupted(signum)
+
+
+def raise_pending() -> None:
+    """Raise :class:`Interrupted` if a signal came and its exception was dropped."""
+    if _pending is not None:
+        raise Interrupted(_pending)
 
 
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise :class:`Interrupted`."""
+    """Within the block, Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted`."""
+    global _pending
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -43,11 +62,23 @@ def signals_interrupt() -> Iterator[None]:
     for signum in SIGNALS:
         if signal.getsignal(signum) is signal.SIG_DFL:
             replaced[signum] = signal.signal(signum, _raise)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        replaced[signal.SIGINT] = signal.signal(signal.SIGINT, _raise)
+    previous_hook = sys.unraisablehook
+
+    def quiet_when_pending(unraisable: sys.UnraisableHookArgs) -> None:
+        if not isinstance(unraisable.exc_value, Interrupted):
+            previous_hook(unraisable)
+
+    _pending = None
+    sys.unraisablehook = quiet_when_pending
     try:
         yield
     finally:
         for signum, previous in replaced.items():
             signal.signal(signum, previous)
+        sys.unraisablehook = previous_hook
+        _pending = None
 
 
 def exit_status(exc: KeyboardInterrupt) -> int:

@@ -33,7 +33,7 @@ from .._formats import system_errno
 from .consistency import SampleSpec
 from .decoding import Sample, decode_batch
 from .engine import Decoder
-from .interrupt import reported, signals_held, signals_interrupt
+from .interrupt import raise_pending, reported, signals_held, signals_interrupt
 from .job import PackJob, PackSummary, make_job
 from .lock import OutputLock
 from .sources import Census, sources, take_census
@@ -183,6 +183,7 @@ def pack_items(
         if sink.count == 0:
             raise _nothing_packed(job, run)
         count, skipped, dtype = sink.count, sink.skipped_count, sink.dtype()
+        raise_pending()
         with _writing(partial):
             path = sink.finish(run.report(), census.ignored)
     except KeyboardInterrupt as stop:
@@ -298,6 +299,7 @@ class _Run:
             bar.update(1)
             with Decoder(self.settings, self.workers) as decoder:
                 for samples in decoder.decoded(_batches(items, size)):
+                    raise_pending()
                     self._accept(samples)
                     bar.update(len(samples))
         finally:

@@ -48,7 +48,7 @@ from pathlib import Path
 
 from .._errors import Error, FormatError, NotFoundError, UnsupportedError, UsageError
 from .decoding import decode_batch
-from .interrupt import reported
+from .interrupt import raise_pending, reported
 from .job import PackJob, PackSummary
 from .packer import pack_items
 from .shard_plan import (
@@ -242,6 +242,7 @@ def pack_sharded(
     def done(result: ShardResult) -> None:
         results[result.index] = result
         bar.update(specs[result.index].files)
+        raise_pending()
 
     def missing() -> Iterator[tuple[ShardSpec, list[tuple[str, int]]]]:
         for spec, items in iter_shards(job.root, census, lengths, out, key):
