@@ -17,6 +17,7 @@ from ._errors import (
     UnsupportedError,
     UsageError,
 )
+from .dataset import Dataset
 
 
 def __getattr__(name: str) -> object:
@@ -38,6 +39,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "Dataset",
     "Error",
     "FileError",
     "FormatError",
