@@ -515,8 +515,11 @@ std::int64_t H5Chunks::inflate_into(const char* data, std::size_t size, std::vec
 
 void H5Chunks::copy_out(const std::vector<hsize_t>& origin, const std::vector<char>& decoded, std::uint64_t row,
                         std::uint64_t count, std::uint64_t to, std::byte* buffer) const {
-  // Runs along the last axis, contiguous in the chunk and in the output
-  // (whose rows are the dataset's, every other axis whole).
+  // Runs contiguous in the chunk and in the output (whose rows are the
+  // dataset's, every other axis whole): along the last axis, and on over
+  // the axes before it as long as the chunk spans the dataset's whole
+  // extent after them. A chunk of whole rows, as packs write images, is
+  // then one copy.
   const std::size_t rank = dims_.size();
   std::vector<std::uint64_t> chunk_stride(rank), out_stride(rank);
   std::uint64_t cs = element_size_, os = element_size_;
@@ -532,11 +535,15 @@ void H5Chunks::copy_out(const std::vector<hsize_t>& origin, const std::vector<ch
   from[0] = row;
   box[0] = count;
   for (std::size_t k = 1; k < rank; ++k) box[k] = std::min<hsize_t>(origin[k] + chunk_[k], dims_[k]) - origin[k];
-  const std::size_t run = static_cast<std::size_t>(box[rank - 1] * element_size_);
-  // Offsets within the box, every axis but the last (one run along it).
+  std::size_t first = rank - 1;  // the run covers axes first..rank-1
+  while (first > 0 && box[first] == chunk_[first] && chunk_[first] == dims_[first]) --first;
+  std::uint64_t run_elements = 1;
+  for (std::size_t k = first; k < rank; ++k) run_elements *= box[k];
+  const auto run = static_cast<std::size_t>(run_elements * element_size_);
+  // Offsets within the box along the axes before the run (one run each).
   const std::vector<hsize_t> zero(rank, 0);
   std::vector<hsize_t> last = box;
-  last[rank - 1] = 1;
+  for (std::size_t k = first; k < rank; ++k) last[k] = 1;
   std::vector<hsize_t> at(rank, 0);
   for (;;) {
     std::uint64_t in = 0, out = 0;
