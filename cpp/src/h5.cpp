@@ -582,7 +582,7 @@ void H5File::State::read_picked_into(const OpenDataset& d, const std::string& da
   if (d.raw_offset) {
     // As the range read: pread() from where the elements lie, no HDF5 call.
     const detail::StoredLayout layout{d.shape, d.info.dtype->itemsize(), false, *d.raw_offset};
-    detail::run_plan(detail::plan_rows(layout, rows, false), buffer,
+    detail::run_plan(detail::plan_rows(layout, rows, false, detail::ReadOrder::Request), buffer,
                      [&](std::byte* out, std::uint64_t from, std::uint64_t n) {
                        if (raw.read_at(out, static_cast<std::size_t>(n), from) != n) {
                          throw FormatError(what + ": the file ends inside the dataset's data (truncated file)");

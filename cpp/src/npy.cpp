@@ -155,7 +155,7 @@ struct NpyReader::Impl {
   }
 
   void gather(const std::vector<std::uint64_t>& rows, bool out_fortran, std::byte* out) const {
-    detail::run_plan(detail::plan_rows(layout(), rows, out_fortran), out,
+    detail::run_plan(detail::plan_rows(layout(), rows, out_fortran, detail::ReadOrder::Request), out,
                      [this](std::byte* o, std::uint64_t from, std::uint64_t n) { fetch(o, from, n); });
   }
 

@@ -80,6 +80,12 @@ struct NpzReader::Impl {
     return e.method == detail::kZipMethodDeflated;
   }
 
+  // An inflating member can only be read forwards; a stored one is read in
+  // place, in any order.
+  detail::ReadOrder order(const detail::ZipEntry& e) const {
+    return deflated(e) ? detail::ReadOrder::Source : detail::ReadOrder::Request;
+  }
+
   // A declared size no deflate stream of the member's length could reach is
   // a lie, reported as such rather than as a limit to raise.
   void check_possible(const detail::ZipEntry& e) const {
@@ -295,7 +301,7 @@ Array NpzReader::read_rows(std::string_view name, RowIndices indices) const {
   const detail::ZipEntry& e = impl_->find(name);
   Impl::Rows r = impl_->open_rows(e);
   const std::vector<std::uint64_t> rows = detail::resolve_rows(indices, r.header.shape, impl_->label(e));
-  return impl_->read_planned(e, r, rows.size(), detail::plan_rows(r.layout, rows, r.header.fortran_order));
+  return impl_->read_planned(e, r, rows.size(), detail::plan_rows(r.layout, rows, r.header.fortran_order, impl_->order(e)));
 }
 
 void NpzReader::read_rows_into(std::string_view name, RowIndices indices, void* buffer, std::uint64_t size) const {
@@ -303,7 +309,7 @@ void NpzReader::read_rows_into(std::string_view name, RowIndices indices, void* 
   Impl::Rows r = impl_->open_rows(e);
   const std::vector<std::uint64_t> rows = detail::resolve_rows(indices, r.header.shape, impl_->label(e));
   if (detail::buffer_bytes(r.header.shape, rows.size(), r.header.dtype.itemsize(), size, impl_->label(e)) != 0) {
-    impl_->gather(e, *r.src, r.header, detail::plan_rows(r.layout, rows, false), static_cast<std::byte*>(buffer));
+    impl_->gather(e, *r.src, r.header, detail::plan_rows(r.layout, rows, false, impl_->order(e)), static_cast<std::byte*>(buffer));
   }
 }
 

@@ -63,14 +63,19 @@ std::uint64_t buffer_bytes(const Shape& shape, std::uint64_t rows, std::size_t i
   return nbytes;
 }
 
-GatherPlan plan_rows(const StoredLayout& layout, const std::vector<std::uint64_t>& rows, bool out_fortran) {
+GatherPlan plan_rows(const StoredLayout& layout, const std::vector<std::uint64_t>& rows, bool out_fortran,
+                     ReadOrder read_order) {
   GatherPlan plan;
   const std::uint64_t inner = inner_elements(layout.shape);
   if (rows.empty() || inner == 0 || layout.itemsize == 0) return plan;
-  // Rows in source order; a stable sort keeps repeats in output order.
+  // Rows in source order (a stable sort keeps repeats in output order), or
+  // as requested.
   std::vector<std::size_t> order(rows.size());
   std::iota(order.begin(), order.end(), std::size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return rows[a] < rows[b]; });
+  const bool sorted = read_order == ReadOrder::Source;
+  if (sorted) {
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return rows[a] < rows[b]; });
+  }
   const std::uint64_t k = rows.size();
   const std::uint64_t n = layout.shape[0];
   const std::uint64_t item = layout.itemsize;
@@ -86,7 +91,7 @@ GatherPlan plan_rows(const StoredLayout& layout, const std::vector<std::uint64_t
       const std::uint64_t row = rows[p];
       const std::uint64_t from = layout.base + (by_column ? (j * n + row) * item : row * unit);
       const std::uint64_t to = !by_column ? p * unit : out_fortran ? (j * k + p) * item : (p * inner + j) * item;
-      if (!first && row == previous_row) {
+      if (sorted && !first && row == previous_row) {
         push(plan.repeats, previous_to, to, unit);
         continue;
       }

@@ -39,8 +39,8 @@ struct Copy {
   std::uint64_t bytes;
 };
 
-/// The copies that gather rows: `reads` from the source, sorted by `from`,
-/// then `repeats` within the output (their `from` is an output offset).
+/// The copies that gather rows: `reads` from the source, then `repeats`
+/// within the output (their `from` is an output offset).
 struct GatherPlan {
   std::vector<Copy> reads;
   std::vector<Copy> repeats;
@@ -54,9 +54,17 @@ struct StoredLayout {
   std::uint64_t base = 0;  ///< source offset of the first element
 };
 
+/// In which order a plan reads its source.
+enum class ReadOrder {
+  Source,   ///< increasing offsets, each byte once: for sources that only go forwards
+  Request,  ///< the rows as requested, repeats read again: for random access (a
+            ///< map, pread), where sorting costs more than it saves
+};
+
 /// The plan for `rows` (resolved) of `layout` into an output in C order, or
 /// in Fortran order when `out_fortran`.
-GatherPlan plan_rows(const StoredLayout& layout, const std::vector<std::uint64_t>& rows, bool out_fortran);
+GatherPlan plan_rows(const StoredLayout& layout, const std::vector<std::uint64_t>& rows, bool out_fortran,
+                     ReadOrder order);
 
 /// The plan for rows [start, stop) of `layout` (a checked range).
 GatherPlan plan_range(const StoredLayout& layout, std::uint64_t start, std::uint64_t stop, bool out_fortran);
