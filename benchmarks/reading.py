@@ -358,12 +358,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", action="append", choices=["batches", "first-reads"])
     args = parser.parse_args(argv)
     cases = args.case or ["batches", "first-reads"]
+    load_before = os.getloadavg()[0]
     with workdir_of(args) as workdir:
         if "batches" in cases:
             print_batches(bench_batches(args, workdir), args.batch)
         if "first-reads" in cases:
             print_first_reads(bench_first_reads(args, workdir), args.fresh_repeat)
-    print(f"\nMachine: {machine()}")
+    # On a shared machine other programs' load is what most limits the
+    # 2-thread rows: say how busy it was.
+    load = f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
+    print(f"\nMachine: {machine()}; load average {load}")
     return 0
 
 
