@@ -75,9 +75,7 @@ class _Array:
     def read(self, rows: Any, out: np.ndarray | None = None) -> np.ndarray:
         if self.fmt == NPY:
             return self.reader().read(rows=rows, out=out)
-        if self.fmt == NPZ:
-            return self.reader().read(self.name, rows=rows, out=out)
-        return self.reader().read(self.name, rows=rows, out=out)
+        return self.reader().read(self.name, rows=rows, out=out)  # an .npz member, an HDF5 dataset
 
     def close(self) -> None:
         with self._lock:
