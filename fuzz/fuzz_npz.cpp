@@ -1,7 +1,8 @@
 // .npz from strangers: the central directory, member headers, stored and
-// deflated members, CRC checks, size limits.
+// deflated members, CRC checks, size limits, row reads.
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "ndbridge/npz.hpp"
 #include "scratch_file.hpp"
@@ -20,6 +21,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       try {
         const ndbridge::Array a = reader.read(name);
         for (std::uint64_t i = 0; i < a.nbytes(); ++i) sink = sink + static_cast<std::uint8_t>(a.bytes()[i]);
+      } catch (const ndbridge::Error&) {
+      }
+      try {
+        // Row reads: in place from a map (stored) or inflated part way.
+        const std::vector<std::int64_t> picked = {-1, 0, -1};
+        sink = sink + reader.read_rows(name, picked).nbytes();
+        sink = sink + reader.read_rows(name, 0, 1).nbytes();
       } catch (const ndbridge::Error&) {
       }
     }

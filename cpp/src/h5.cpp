@@ -19,12 +19,14 @@
 #include "detail/allocate.hpp"
 #include "detail/atomic_output.hpp"
 #include "detail/file.hpp"
+#include "detail/fork_guard.hpp"
 #include "detail/gather.hpp"
 #include "detail/h5_call.hpp"
 #include "detail/h5_chunks.hpp"
 #include "detail/h5_filters.hpp"
 #include "detail/h5_types.hpp"
 #include "detail/h5_virtual.hpp"
+#include "detail/row_gather.hpp"
 #include "detail/text.hpp"
 #include "detail/utf8.hpp"
 #include "ndbridge/error.hpp"
@@ -492,7 +494,147 @@ struct H5File::State {
   // `start` on (all when `scalar`).
   Handle row_selection(const OpenDataset& d, std::uint64_t start, bool scalar, const Shape& shape,
                        const std::string& what) const;
+  // Rows `rows` (resolved) of `d`, in that order: a new array, or into
+  // `buffer` of `nbytes` (a fixed-size dtype only).
+  Array read_picked(const OpenDataset& d, const std::string& dataset_name,
+                    const std::vector<std::uint64_t>& rows) const;
+  void read_picked_into(const OpenDataset& d, const std::string& dataset_name,
+                        const std::vector<std::uint64_t>& rows, std::uint64_t nbytes, std::byte* buffer) const;
+  // `runs` of `d` (in increasing row and output order) into `buffer`, which
+  // holds `out_rows` rows, as `mem_type`; through the chunk reader, or one
+  // H5Dread of their union.
+  herr_t read_runs(const OpenDataset& d, hid_t mem_type, const std::vector<detail::H5Chunks::Run>& runs,
+                   std::uint64_t out_rows, void* buffer, const std::string& what) const;
 };
+
+namespace {
+
+// Requested rows as the distinct rows in increasing order (each read once,
+// in runs) and, per request, which of them it is.
+struct DistinctRows {
+  std::vector<std::uint64_t> rows;
+  std::vector<std::size_t> slot;  // per request
+  bool as_requested = true;       // the requests are already distinct and increasing
+  std::vector<detail::H5Chunks::Run> runs() const {
+    std::vector<detail::H5Chunks::Run> out;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (!out.empty() && out.back().row + out.back().count == rows[i]) {
+        ++out.back().count;
+      } else {
+        out.push_back({rows[i], i, 1});
+      }
+    }
+    return out;
+  }
+};
+
+DistinctRows distinct(const std::vector<std::uint64_t>& requested) {
+  DistinctRows d;
+  for (std::size_t i = 1; i < requested.size(); ++i) {
+    if (requested[i] <= requested[i - 1]) d.as_requested = false;
+  }
+  if (d.as_requested) {
+    d.rows = requested;
+    return d;
+  }
+  d.rows = requested;
+  std::sort(d.rows.begin(), d.rows.end());
+  d.rows.erase(std::unique(d.rows.begin(), d.rows.end()), d.rows.end());
+  d.slot.reserve(requested.size());
+  for (const std::uint64_t row : requested) {
+    d.slot.push_back(static_cast<std::size_t>(std::lower_bound(d.rows.begin(), d.rows.end(), row) - d.rows.begin()));
+  }
+  return d;
+}
+
+}  // namespace
+
+herr_t H5File::State::read_runs(const OpenDataset& d, hid_t mem_type, const std::vector<detail::H5Chunks::Run>& runs,
+                                std::uint64_t out_rows, void* buffer, const std::string& what) const {
+  if (d.chunks) {
+    d.chunks->read(mem_type, runs, out_rows, buffer);
+    return 0;
+  }
+  Handle file_space = own(H5Dget_space(d.dataset.get()), what + ": cannot read the dataspace");
+  Shape shape = d.shape;
+  shape[0] = out_rows;
+  const Handle mem_space = memory_space(shape, what);
+  std::vector<hsize_t> from(shape.size(), 0), count(shape.begin(), shape.end()), to(shape.size(), 0);
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    from[0] = runs[i].row;
+    to[0] = runs[i].to;
+    count[0] = runs[i].count;
+    const H5S_seloper_t op = i == 0 ? H5S_SELECT_SET : H5S_SELECT_OR;
+    check(H5Sselect_hyperslab(file_space.get(), op, from.data(), nullptr, count.data(), nullptr),
+          what + ": cannot select rows");
+    check(H5Sselect_hyperslab(mem_space.get(), op, to.data(), nullptr, count.data(), nullptr),
+          what + ": cannot select rows");
+  }
+  return H5Dread(d.dataset.get(), mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer);
+}
+
+void H5File::State::read_picked_into(const OpenDataset& d, const std::string& dataset_name,
+                                     const std::vector<std::uint64_t>& rows, std::uint64_t nbytes,
+                                     std::byte* buffer) const {
+  if (nbytes == 0) return;
+  const std::string what = name + ": dataset " + object_name(dataset_name);
+  const std::uint64_t row_bytes = nbytes / rows.size();
+  if (d.raw_offset) {
+    // As the range read: pread() from where the elements lie, no HDF5 call.
+    const detail::StoredLayout layout{d.shape, d.info.dtype->itemsize(), false, *d.raw_offset};
+    detail::run_plan(detail::plan_rows(layout, rows, false, detail::ReadOrder::Request), buffer,
+                     [&](std::byte* out, std::uint64_t from, std::uint64_t n) {
+                       if (raw.read_at(out, static_cast<std::size_t>(n), from) != n) {
+                         throw FormatError(what + ": the file ends inside the dataset's data (truncated file)");
+                       }
+                     });
+    return;
+  }
+  const DistinctRows picked = distinct(rows);
+  std::vector<std::byte> scratch;
+  std::byte* target = buffer;
+  if (!picked.as_requested) {
+    scratch.resize(static_cast<std::size_t>(picked.rows.size() * row_bytes));
+    target = scratch.data();
+  }
+  const detail::QuietErrors quiet;
+  const Handle mem_type = detail::h5_memory_type(d.type.get(), d.info);
+  check(read_runs(d, mem_type.get(), picked.runs(), picked.rows.size(), target, what), what + ": cannot read");
+  if (picked.as_requested) return;
+  for (std::size_t p = 0; p < rows.size(); ++p) {
+    std::memcpy(buffer + p * row_bytes, target + picked.slot[p] * row_bytes, static_cast<std::size_t>(row_bytes));
+  }
+}
+
+Array H5File::State::read_picked(const OpenDataset& d, const std::string& dataset_name,
+                                 const std::vector<std::uint64_t>& rows) const {
+  const std::string what = name + ": dataset " + object_name(dataset_name);
+  Shape shape = d.shape;
+  shape[0] = rows.size();
+  if (d.info.dtype) {
+    Array out = detail::allocate_for(*d.info.dtype, shape, false, what);
+    if (out.nbytes() != 0) read_picked_into(d, dataset_name, rows, out.nbytes(), out.mutable_bytes());
+    return out;
+  }
+  // Variable-length strings: the distinct rows as text, then in order.
+  const DistinctRows picked = distinct(rows);
+  Shape distinct_shape = d.shape;
+  distinct_shape[0] = picked.rows.size();
+  const detail::QuietErrors quiet;
+  Array texts = read_elements(d.type.get(), d.info, distinct_shape,
+                              [&](hid_t mem_type, hid_t, void* buffer) {
+                                return read_runs(d, mem_type, picked.runs(), picked.rows.size(), buffer, what);
+                              },
+                              what);
+  if (picked.as_requested) return texts;
+  Array out = detail::allocate_for(texts.dtype(), shape, false, what);
+  const std::uint64_t row_bytes = rows.empty() ? 0 : out.nbytes() / rows.size();
+  for (std::size_t p = 0; p < rows.size() && row_bytes != 0; ++p) {
+    std::memcpy(out.mutable_bytes() + p * row_bytes, texts.bytes() + picked.slot[p] * row_bytes,
+                static_cast<std::size_t>(row_bytes));
+  }
+  return out;
+}
 
 Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
                           std::uint64_t start, std::uint64_t stop, bool scalar) const {
@@ -516,7 +658,7 @@ Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
   return read_elements(d.type.get(), d.info, shape,
                        [&](hid_t mem_type, hid_t mem_space, void* buffer) -> herr_t {
                          if (d.chunks) {
-                           d.chunks->read(mem_type, start, shape, buffer);
+                           d.chunks->read(mem_type, {{start, 0, shape[0]}}, shape[0], buffer);
                            return 0;
                          }
                          return H5Dread(dset, mem_type, mem_space, file_space, H5P_DEFAULT, buffer);
@@ -568,7 +710,7 @@ void H5File::State::read_into(const OpenDataset& d, const std::string& dataset_n
   const detail::QuietErrors quiet;
   const Handle mem_type = detail::h5_memory_type(d.type.get(), d.info);
   if (d.chunks) {
-    d.chunks->read(mem_type.get(), start, shape, buffer);
+    d.chunks->read(mem_type.get(), {{start, 0, shape[0]}}, shape[0], buffer);
     return;
   }
   const Handle space = row_selection(d, start, scalar, shape, what);
@@ -647,6 +789,7 @@ H5File& H5File::operator=(H5File&&) noexcept = default;
 
 H5File::~H5File() {
   if (!state_) return;
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   state_->datasets.clear();
   state_->file.reset();
@@ -655,6 +798,7 @@ H5File::~H5File() {
 const std::filesystem::path& H5File::path() const noexcept { return state_->path; }
 
 H5File H5File::open(const std::filesystem::path& path) {
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   detail::register_filters();
   auto state = std::make_unique<State>();
@@ -674,6 +818,7 @@ H5File H5File::open(const std::filesystem::path& path) {
 }
 
 std::vector<H5Object> H5File::list() const {
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   const hid_t id = state_->file.get();
   const std::string& name = state_->name;
@@ -698,28 +843,54 @@ std::vector<H5Object> H5File::list() const {
 }
 
 H5Object H5File::info(const std::string& object) const {
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   const Handle handle = open_object(state_->file.get(), object, state_->name);
   return describe(handle.get(), object, state_->name, state_->origin);
 }
 
 Array H5File::read(const std::string& dataset) const {
+  const detail::ForkGuard guard;
   const OpenDataset& d = state_->dataset(dataset);
   return state_->read(d, dataset, 0, d.shape.empty() ? 0 : d.shape[0], d.shape.empty());
 }
 
 Array H5File::read_rows(const std::string& dataset, std::uint64_t start, std::uint64_t stop) const {
+  const detail::ForkGuard guard;
   const OpenDataset& d = state_->dataset(dataset);
   return state_->read(d, dataset, start, stop, false);
 }
 
+Array H5File::read_rows(const std::string& dataset, RowIndices indices) const {
+  const detail::ForkGuard guard;
+  const OpenDataset& d = state_->dataset(dataset);
+  const std::string what = state_->name + ": dataset " + object_name(dataset);
+  return state_->read_picked(d, dataset, detail::resolve_rows(indices, d.shape, what));
+}
+
+void H5File::read_rows_into(const std::string& dataset, RowIndices indices, void* buffer,
+                            std::uint64_t size) const {
+  const detail::ForkGuard guard;
+  const OpenDataset& d = state_->dataset(dataset);
+  const std::string what = state_->name + ": dataset " + object_name(dataset);
+  if (!d.info.dtype) {
+    throw UsageError(what + " holds " + d.info.description +
+                     " elements, which have no fixed size to read into a buffer");
+  }
+  const std::vector<std::uint64_t> rows = detail::resolve_rows(indices, d.shape, what);
+  const std::uint64_t nbytes = detail::buffer_bytes(d.shape, rows.size(), d.info.dtype->itemsize(), size, what);
+  state_->read_picked_into(d, dataset, rows, nbytes, static_cast<std::byte*>(buffer));
+}
+
 H5ReadInfo H5File::read_info(const std::string& dataset) const {
+  const detail::ForkGuard guard;
   const OpenDataset& d = state_->dataset(dataset);
   return H5ReadInfo{d.info.dtype, d.shape};
 }
 
 void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop,
                             void* buffer, std::uint64_t size) const {
+  const detail::ForkGuard guard;
   const OpenDataset& d = state_->dataset(dataset);
   if (!d.info.dtype) {
     throw UsageError(state_->name + ": dataset " + object_name(dataset) + " holds " +
@@ -738,6 +909,7 @@ void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std
 }
 
 std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string& object) const {
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   const std::string& name = state_->name;
   const Handle handle = open_object(state_->file.get(), object, name);
@@ -877,6 +1049,7 @@ void check_size_limit(hid_t file, std::uint64_t data_bytes, const std::string& w
 
 H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
     : state_(std::make_unique<State>(destination)) {
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   detail::register_filters();
   state_->name = detail::quote(destination);
@@ -906,11 +1079,13 @@ H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
 }
 
 H5Writer::~H5Writer() {
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   state_->file.reset();  // then the AtomicOutput removes the temporary file
 }
 
 void H5Writer::write(const std::string& name, const ArrayView& data, const H5DatasetOptions& options) {
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   const std::string what = state_->name + ": dataset " + object_name(name);
   if (state_->committed) throw UsageError(what + ": the file is already committed");
@@ -974,6 +1149,7 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
 }
 
 void H5Writer::set_attribute(const std::string& object, const std::string& name, const ArrayView& value) {
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   const std::string what = state_->name + ": attribute " + object_name(name) + " of " + object_name(object);
   if (state_->committed) throw UsageError(what + ": the file is already committed");
@@ -1005,6 +1181,7 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
 }
 
 void H5Writer::commit() {
+  const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   if (state_->committed) return;
   check(H5Fclose(state_->file.release()), state_->name + ": cannot finish writing");

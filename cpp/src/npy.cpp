@@ -1,15 +1,18 @@
 #include "ndbridge/npy.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <istream>
 #include <ostream>
 #include <vector>
 
+#include "detail/allocate.hpp"
 #include "detail/atomic_output.hpp"
 #include "detail/file.hpp"
 #include "detail/mapping.hpp"
 #include "detail/npy_codec.hpp"
 #include "detail/npy_header.hpp"
+#include "detail/row_gather.hpp"
 #include "detail/source.hpp"
 #include "ndbridge/error.hpp"
 
@@ -118,6 +121,106 @@ Array map_npy_rows(const std::filesystem::path& path, std::uint64_t start, std::
   const std::uint64_t first = h.data_offset + start * row_bytes;
   auto mapping = detail::Mapping::map(file, first, length);
   return Array(h.dtype, shape, h.fortran_order, mapping, mapping->at(first), false);
+}
+
+Array read_npy_rows(const std::filesystem::path& path, RowIndices indices) {
+  return NpyReader(path).read_rows(indices);
+}
+
+// NpyReader -----------------------------------------------------------------
+
+struct NpyReader::Impl {
+  Impl(const std::filesystem::path& path, NpyAccess how) : file(File::open_read(path)), access(how) {
+    FileSource src(file);
+    header = detail::read_header(src, head, false);
+    detail::check_complete(src, header);
+    if (access == NpyAccess::Map && file.size_at_open() > 0) {
+      mapping = detail::Mapping::map(file, file.size_at_open());
+    }
+  }
+
+  detail::StoredLayout layout() const {
+    return {header.shape, header.dtype.itemsize(), header.fortran_order, header.data_offset};
+  }
+
+  // Copies file bytes into `out`, from the map or with pread.
+  void fetch(std::byte* out, std::uint64_t from, std::uint64_t bytes) const {
+    if (mapping) {
+      std::memcpy(out, mapping->data() + from, static_cast<std::size_t>(bytes));
+      return;
+    }
+    if (file.read_at(out, static_cast<std::size_t>(bytes), from) != bytes) {
+      throw FormatError(file.name() + ": the file ends inside the array's data (it shrank after it was opened)");
+    }
+  }
+
+  void gather(const std::vector<std::uint64_t>& rows, bool out_fortran, std::byte* out) const {
+    detail::run_plan(detail::plan_rows(layout(), rows, out_fortran, detail::ReadOrder::Request), out,
+                     [this](std::byte* o, std::uint64_t from, std::uint64_t n) { fetch(o, from, n); });
+  }
+
+  File file;
+  NpyAccess access;
+  NpyHeader header;
+  std::vector<std::byte> head;  // the first bytes read, which may hold small files' data
+  std::shared_ptr<detail::Mapping> mapping;  // NpyAccess::Map, unless the file is empty
+};
+
+NpyReader::NpyReader(const std::filesystem::path& path, NpyAccess access)
+    : impl_(std::make_unique<Impl>(path, access)) {}
+NpyReader::NpyReader(NpyReader&&) noexcept = default;
+NpyReader& NpyReader::operator=(NpyReader&&) noexcept = default;
+NpyReader::~NpyReader() = default;
+
+const NpyHeader& NpyReader::header() const noexcept { return impl_->header; }
+
+NpyAccess NpyReader::access() const noexcept { return impl_->access; }
+
+Array NpyReader::read() const {
+  const NpyHeader& h = impl_->header;
+  if (impl_->mapping) {
+    auto* data = impl_->mapping->at(h.data_offset);
+    return Array(h.dtype, h.shape, h.fortran_order, impl_->mapping, data, false);
+  }
+  FileSource src(impl_->file);
+  return detail::read_all(src, h, impl_->head);
+}
+
+Array NpyReader::read_rows(std::uint64_t start, std::uint64_t stop) const {
+  const NpyHeader& h = impl_->header;
+  check_row_range(h.shape, start, stop, impl_->file.name());
+  if (!impl_->mapping || stop == start) {
+    FileSource src(impl_->file);
+    return detail::read_rows(src, h, impl_->head, start, stop);
+  }
+  Shape shape = h.shape;
+  shape[0] = stop - start;
+  if (h.fortran_order && h.shape.size() > 1) {
+    Array out = detail::allocate_for(h.dtype, shape, true, impl_->file.name());
+    detail::run_plan(detail::plan_range(impl_->layout(), start, stop, true), out.mutable_bytes(),
+                     [this](std::byte* o, std::uint64_t from, std::uint64_t n) { impl_->fetch(o, from, n); });
+    return out;
+  }
+  const std::uint64_t row_bytes = h.shape[0] == 0 ? 0 : h.data_bytes / h.shape[0];
+  auto* data = impl_->mapping->at(h.data_offset + start * row_bytes);
+  return Array(h.dtype, shape, h.fortran_order, impl_->mapping, data, false);
+}
+
+Array NpyReader::read_rows(RowIndices indices) const {
+  const NpyHeader& h = impl_->header;
+  const std::vector<std::uint64_t> rows = detail::resolve_rows(indices, h.shape, impl_->file.name());
+  Array out = detail::allocate_for(h.dtype, detail::picked_shape(h.shape, rows.size()), h.fortran_order,
+                                   impl_->file.name());
+  if (out.nbytes() != 0) impl_->gather(rows, h.fortran_order, out.mutable_bytes());
+  return out;
+}
+
+void NpyReader::read_rows_into(RowIndices indices, void* buffer, std::uint64_t size) const {
+  const NpyHeader& h = impl_->header;
+  const std::vector<std::uint64_t> rows = detail::resolve_rows(indices, h.shape, impl_->file.name());
+  if (detail::buffer_bytes(h.shape, rows.size(), h.dtype.itemsize(), size, impl_->file.name()) != 0) {
+    impl_->gather(rows, false, static_cast<std::byte*>(buffer));
+  }
 }
 
 std::string make_npy_header(const DType& dtype, const Shape& shape, bool fortran_order) {

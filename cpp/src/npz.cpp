@@ -1,11 +1,18 @@
 #include "ndbridge/npz.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <functional>
+#include <mutex>
 #include <unordered_set>
 
 #include "detail/atomic_output.hpp"
+#include "detail/allocate.hpp"
 #include "detail/file.hpp"
+#include "detail/mapping.hpp"
 #include "detail/npy_codec.hpp"
+#include "detail/row_gather.hpp"
 #include "detail/text.hpp"
 #include "detail/zip.hpp"
 #include "detail/zip_member.hpp"
@@ -73,6 +80,12 @@ struct NpzReader::Impl {
     return e.method == detail::kZipMethodDeflated;
   }
 
+  // An inflating member can only be read forwards; a stored one is read in
+  // place, in any order.
+  detail::ReadOrder order(const detail::ZipEntry& e) const {
+    return deflated(e) ? detail::ReadOrder::Source : detail::ReadOrder::Request;
+  }
+
   // A declared size no deflate stream of the member's length could reach is
   // a lie, reported as such rather than as a limit to raise.
   void check_possible(const detail::ZipEntry& e) const {
@@ -83,8 +96,13 @@ struct NpzReader::Impl {
     }
   }
 
-  // Checks what can be checked before touching the member's data, and opens it.
+  // Checks what can be checked before touching the member's data, and opens
+  // it; `data` receives the archive offset of its first byte.
   std::unique_ptr<detail::MemberSource> open(const detail::ZipEntry& e) const {
+    std::uint64_t data = 0;
+    return open(e, data);
+  }
+  std::unique_ptr<detail::MemberSource> open(const detail::ZipEntry& e, std::uint64_t& data) const {
     const std::string what = label(e);
     // Not a FormatError: numpy.load accepts such members (it returns their
     // raw bytes), so the archive is well formed; it is content ndbridge
@@ -95,8 +113,7 @@ struct NpzReader::Impl {
     }
     detail::check_zip_member_supported(e, what);
     check_possible(e);
-    const std::uint64_t data =
-        detail::locate_zip_data(file, e, directory.central_directory_offset, what);
+    data = detail::locate_zip_data(file, e, directory.central_directory_offset, what);
     return detail::open_zip_member(file, e, data, what);
   }
 
@@ -136,6 +153,79 @@ struct NpzReader::Impl {
     src->finish();
     return array;
   }
+
+  // The whole archive mapped, made on first use; null when it cannot be
+  // (an address-space limit), and stored members are then read with pread.
+  const detail::Mapping* mapping() const {
+    std::call_once(map_once, [this] {
+      try {
+        if (file.size_at_open() > 0) mapped = detail::Mapping::map(file, file.size_at_open());
+      } catch (const IOError&) {
+      }
+    });
+    return mapped.get();
+  }
+
+  // Gathers what `plan` asks of member `e` (its layout from `h`, data from
+  // archive offset `data`, opened as `src`) into `out`.
+  void gather(const detail::ZipEntry& e, detail::MemberSource& src, const NpyHeader& h,
+              const detail::GatherPlan& plan, std::byte* out) const {
+    if (plan.reads.empty()) return;
+    if (deflated(e)) {
+      const detail::Copy& last = plan.reads.back();
+      const std::uint64_t needed = last.from + last.bytes;
+      if (needed > limits.max_inflated_bytes) {
+        throw FormatError(label(e) + ": the rows asked for need " + std::to_string(needed) +
+                          " bytes inflated, " + limit_advice(limits.max_inflated_bytes));
+      }
+      detail::ForwardFetch forward(src, h.data_offset);
+      detail::run_plan(plan, out, std::ref(forward));
+      return;
+    }
+    if (const detail::Mapping* m = mapping()) {
+      detail::run_plan(plan, out, [m](std::byte* o, std::uint64_t from, std::uint64_t n) {
+        std::memcpy(o, m->data() + from, static_cast<std::size_t>(n));
+      });
+      return;
+    }
+    detail::run_plan(plan, out, [&](std::byte* o, std::uint64_t from, std::uint64_t n) {
+      if (file.read_at(o, static_cast<std::size_t>(n), from) != n) {
+        throw FormatError(label(e) + ": the archive ends inside the member's data (the file "
+                                     "shrank while it was read)");
+      }
+    });
+  }
+
+  // A member opened for row reads: its source, header, and where its
+  // elements are (member offsets for a deflated one, archive offsets for a
+  // stored one, which is read in place).
+  struct Rows {
+    std::unique_ptr<detail::MemberSource> src;
+    NpyHeader header;
+    detail::StoredLayout layout;
+  };
+  Rows open_rows(const detail::ZipEntry& e) const {
+    Rows r;
+    std::uint64_t data = 0;
+    r.src = open(e, data);
+    std::vector<std::byte> head;
+    r.header = header(*r.src, head, true, e);
+    r.layout = {r.header.shape, r.header.dtype.itemsize(), r.header.fortran_order,
+                r.header.data_offset + (deflated(e) ? 0 : data)};
+    return r;
+  }
+
+  // `rows` rows of member `e`, opened as `r`, gathered by `plan` into a
+  // new array in the member's memory order.
+  Array read_planned(const detail::ZipEntry& e, Rows& r, std::uint64_t rows, const detail::GatherPlan& plan) const {
+    const NpyHeader& h = r.header;
+    Array out = detail::allocate_for(h.dtype, detail::picked_shape(h.shape, rows), h.fortran_order, label(e));
+    if (out.nbytes() != 0) gather(e, *r.src, h, plan, out.mutable_bytes());
+    return out;
+  }
+
+  mutable std::once_flag map_once;
+  mutable std::shared_ptr<detail::Mapping> mapped;
 };
 
 NpzReader::NpzReader(const std::filesystem::path& path, NpzLimits limits)
@@ -198,6 +288,44 @@ NpzArrays NpzReader::read_all() const {
     out.emplace_back(key_of(e.name), impl_->read(e));
   }
   return out;
+}
+
+Array NpzReader::read_rows(std::string_view name, std::uint64_t start, std::uint64_t stop) const {
+  const detail::ZipEntry& e = impl_->find(name);
+  Impl::Rows r = impl_->open_rows(e);
+  check_row_range(r.header.shape, start, stop, impl_->label(e));
+  return impl_->read_planned(e, r, stop - start, detail::plan_range(r.layout, start, stop, r.header.fortran_order));
+}
+
+Array NpzReader::read_rows(std::string_view name, RowIndices indices) const {
+  const detail::ZipEntry& e = impl_->find(name);
+  Impl::Rows r = impl_->open_rows(e);
+  const std::vector<std::uint64_t> rows = detail::resolve_rows(indices, r.header.shape, impl_->label(e));
+  return impl_->read_planned(e, r, rows.size(), detail::plan_rows(r.layout, rows, r.header.fortran_order, impl_->order(e)));
+}
+
+void NpzReader::read_rows_into(std::string_view name, RowIndices indices, void* buffer, std::uint64_t size) const {
+  const detail::ZipEntry& e = impl_->find(name);
+  Impl::Rows r = impl_->open_rows(e);
+  const std::vector<std::uint64_t> rows = detail::resolve_rows(indices, r.header.shape, impl_->label(e));
+  if (detail::buffer_bytes(r.header.shape, rows.size(), r.header.dtype.itemsize(), size, impl_->label(e)) != 0) {
+    impl_->gather(e, *r.src, r.header, detail::plan_rows(r.layout, rows, false, impl_->order(e)), static_cast<std::byte*>(buffer));
+  }
+}
+
+Array NpzReader::map(std::string_view name) const {
+  const detail::ZipEntry& e = impl_->find(name);
+  if (impl_->deflated(e)) {
+    throw UsageError(impl_->label(e) + ": the member is deflated; only stored members can be memory-mapped");
+  }
+  Impl::Rows r = impl_->open_rows(e);
+  const NpyHeader& h = r.header;
+  const detail::Mapping* m = impl_->mapping();
+  if (m == nullptr) {
+    throw IOError(impl_->file.name() + ": cannot map the archive into memory", ENOMEM);
+  }
+  auto* data = m->at(r.layout.base);
+  return Array(h.dtype, h.shape, h.fortran_order, impl_->mapped, data, false);
 }
 
 std::vector<NpzMember> list_npz(const std::filesystem::path& path) {

@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "convert.hpp"
+#include "guarded.hpp"
 #include "ndbridge/error.hpp"
 #include "ndbridge/h5.hpp"
+#include "rows.hpp"
 
 namespace py = pybind11;
 
@@ -87,20 +89,6 @@ py::dict to_dict(const H5Object& o) {
 }
 
 
-// An H5File that Python can close before it is garbage collected.
-class OpenH5 {
- public:
-  explicit OpenH5(const std::filesystem::path& path) : file_(H5File::open(path)) {}
-  H5File& file() {
-    if (!file_) throw UsageError("this HDF5 file is closed");
-    return *file_;
-  }
-  void close() { file_.reset(); }
-
- private:
-  std::optional<H5File> file_;
-};
-
 py::list list_objects(H5File& file) {
   std::vector<H5Object> objects;
   {
@@ -166,39 +154,38 @@ py::dict read_attributes(H5File& file, const std::string& object) {
   return out;
 }
 
-// rows=(start, stop): two non-negative integers (not bools), as cpp.py's
-// _row_range accepts them. A tuple of two ints, the common spelling, is read
-// with the C API directly: the generic path below costs about a microsecond,
-// which a 100-row read of narrow data notices.
-std::pair<std::uint64_t, std::uint64_t> row_range(const py::object& rows) {
-  const auto bad = [&rows]() -> UsageError {
-    return UsageError("rows must be a (start, stop) pair of non-negative integers, not " +
-                      py::repr(rows).cast<std::string>());
-  };
-  PyObject* r = rows.ptr();
-  if (PyTuple_CheckExact(r) && PyTuple_GET_SIZE(r) == 2 && PyLong_CheckExact(PyTuple_GET_ITEM(r, 0)) &&
-      PyLong_CheckExact(PyTuple_GET_ITEM(r, 1))) {
-    const unsigned long long start = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 0));
-    const unsigned long long stop = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(r, 1));
-    if (PyErr_Occurred()) {  // negative, or past 64 bits
-      PyErr_Clear();
-      throw bad();
+// A read as `rows` and `out` ask. Ranges and picked rows of a fixed-size
+// dtype go straight into a new numpy array, or into `out`.
+py::array read_as_asked(H5File& file, const std::string& dataset, const Rows& rows, const py::object& out) {
+  if (rows.kind == Rows::Kind::All && out.is_none()) return read_dataset(file, dataset);
+  const H5ReadInfo info = read_info(file, dataset);
+  if (out.is_none() && rows.kind == Rows::Kind::Range) {
+    return read_rows_to_numpy(file, dataset, rows.start, rows.stop, info);
+  }
+  if (out.is_none() && (!info.dtype || info.shape.empty())) {
+    Array array = [&] {
+      py::gil_scoped_release release;
+      return file.read_rows(dataset, rows.picked());
+    }();
+    return shaped(to_numpy(std::move(array)), rows);
+  }
+  const std::string what = quoted(file.path()) + ": dataset '" + dataset + "'";
+  if (!info.dtype) throw UsageError(what + ": variable-length strings have no fixed size to read into out");
+  const Rows asked = out.is_none() ? rows : rows_for_out(rows, info.shape, what, false);
+  const Shape shape = result_shape(asked, info.shape);
+  py::array target = out.is_none() ? py::array(numpy_dtype(*info.dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()))
+                                   : out.cast<py::array>();
+  void* buffer = out.is_none() ? target.mutable_data() : out_buffer(out, *info.dtype, shape, what);
+  const auto size = static_cast<std::uint64_t>(target.nbytes());
+  {
+    py::gil_scoped_release release;
+    if (asked.kind == Rows::Kind::Range) {
+      file.read_rows_into(dataset, asked.start, asked.stop, buffer, size);
+    } else {
+      file.read_rows_into(dataset, asked.picked(), buffer, size);
     }
-    return {start, stop};
   }
-  if (!py::isinstance<py::sequence>(rows) || py::isinstance<py::str>(rows) || py::len(rows) != 2) {
-    throw bad();
-  }
-  const py::sequence pair = rows.cast<py::sequence>();
-  std::uint64_t out[2];
-  for (std::size_t k = 0; k < 2; ++k) {
-    const py::object v = pair[k];
-    if (py::isinstance<py::bool_>(v) || !py::hasattr(v, "__index__")) throw bad();
-    const auto value = v.attr("__index__")().cast<long long>();
-    if (value < 0) throw bad();
-    out[k] = static_cast<std::uint64_t>(value);
-  }
-  return {out[0], out[1]};
+  return target;
 }
 
 H5File open_file(const std::filesystem::path& path) {
@@ -209,32 +196,36 @@ H5File open_file(const std::filesystem::path& path) {
 }  // namespace
 
 void register_h5(py::module_& m) {
+  using OpenH5 = Guarded<H5File>;
   py::class_<OpenH5>(m, "H5File")
       .def(py::init([](const std::filesystem::path& path) {
              py::gil_scoped_release release;
-             return std::make_unique<OpenH5>(path);
+             return std::make_unique<OpenH5>(quoted(path), H5File::open(path));
            }),
            py::arg("path"))
-      .def("list", [](OpenH5& f) { return list_objects(f.file()); })
-      // Row ranges are parsed here rather than in Python: small row reads
-      // are a hot path, and every Python frame costs a microsecond.
+      .def("list", [](OpenH5& f) { return list_objects(*f.use()); })
+      // rows= is parsed here rather than in Python: small row reads are a
+      // hot path, and every Python frame costs a microsecond.
       .def(
           "read",
-          [](OpenH5& f, const std::string& d, const py::object& rows) {
-            if (rows.is_none()) return read_dataset(f.file(), d);
-            const auto [start, stop] = row_range(rows);
-            return read_rows_to_numpy(f.file(), d, start, stop, read_info(f.file(), d));
+          [](OpenH5& f, const std::string& d, const py::object& rows, const py::object& out) {
+            const Rows asked = parse_rows(rows, [&] { return f.name() + ": dataset '" + d + "'"; });
+            return read_as_asked(*f.use(), d, asked, out);
           },
-          py::arg("dataset"), py::kw_only(), py::arg("rows") = py::none(),
-          "A whole dataset, or rows (start, stop) of it, as read_h5 reads them.")
+          py::arg("dataset"), py::kw_only(), py::arg("rows") = py::none(), py::arg("out") = py::none(),
+          "A whole dataset, rows (start, stop) of it or the rows at an index array, as read_h5 reads them.")
       .def("read_rows",
            [](OpenH5& f, const std::string& d, std::uint64_t start, std::uint64_t stop) {
-             return read_rows_to_numpy(f.file(), d, start, stop, read_info(f.file(), d));
+             const auto file = f.use();
+             return read_rows_to_numpy(*file, d, start, stop, read_info(*file, d));
            },
            py::arg("dataset"), py::arg("start"), py::arg("stop"))
-      .def("attributes", [](OpenH5& f, const std::string& o) { return read_attributes(f.file(), o); },
+      .def("attributes", [](OpenH5& f, const std::string& o) { return read_attributes(*f.use(), o); },
            py::arg("object"))
-      .def("close", &OpenH5::close);
+      .def("close", [](OpenH5& f) {
+        py::gil_scoped_release release;
+        f.close();
+      });
   m.def(
       "list_h5",
       [](const std::filesystem::path& path) {
@@ -244,19 +235,12 @@ void register_h5(py::module_& m) {
       py::arg("path"));
   m.def(
       "read_h5",
-      [](const std::filesystem::path& path, const std::string& dataset) {
+      [](const std::filesystem::path& path, const std::string& dataset, const py::object& rows) {
+        const Rows asked = parse_rows(rows, [&] { return quoted(path) + ": dataset '" + dataset + "'"; });
         H5File file = open_file(path);
-        return read_dataset(file, dataset);
+        return read_as_asked(file, dataset, asked, py::none());
       },
-      py::arg("path"), py::arg("dataset"));
-  m.def(
-      "read_h5_rows",
-      [](const std::filesystem::path& path, const std::string& dataset, std::uint64_t start,
-         std::uint64_t stop) {
-        H5File file = open_file(path);
-        return read_rows_to_numpy(file, dataset, start, stop, read_info(file, dataset));
-      },
-      py::arg("path"), py::arg("dataset"), py::arg("start"), py::arg("stop"));
+      py::arg("path"), py::arg("dataset"), py::arg("rows"));
   m.def(
       "read_h5_attrs",
       [](const std::filesystem::path& path, const std::string& object) {

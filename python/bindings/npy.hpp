@@ -4,7 +4,7 @@
 
 namespace ndbridge::python {
 
-/// read_npy, read_npy_rows, write_npy.
+/// read_npy, read_npy_header, write_npy, NpyReader.
 void register_npy(pybind11::module_& m);
 
 }  // namespace ndbridge::python

@@ -4,7 +4,7 @@
 
 namespace ndbridge::python {
 
-/// read_npz, list_npz, write_npz.
+/// read_npz, list_npz, write_npz, NpzReader.
 void register_npz(pybind11::module_& m);
 
 }  // namespace ndbridge::python

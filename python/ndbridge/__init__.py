@@ -18,6 +18,7 @@ from ._errors import (
     UnsupportedError,
     UsageError,
 )
+from .dataset import Dataset
 
 # The function, not the subpackage of the same name: importing it here binds
 # ``ndbridge.pack`` to the function for good.
@@ -39,6 +40,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "Dataset",
     "Error",
     "FileError",
     "FormatError",

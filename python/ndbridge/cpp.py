@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Union
+from typing import Any, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -17,9 +17,15 @@ from . import _core
 from ._errors import UsageError
 
 PathLike = Union[str, "os.PathLike[str]"]
+#: What ``rows=`` takes: a ``(start, stop)`` tuple, or integer row indices
+#: (a list, a range, an array of any shape) picked as numpy's ``a[indices]``.
+Rows = Union[tuple[int, int], Sequence[int], "npt.NDArray[np.integer]", None]
 
 __all__ = [
     "H5File",
+    "NpyReader",
+    "NpzReader",
+    "Rows",
     "list_h5",
     "list_npz",
     "read_h5",
@@ -33,40 +39,45 @@ __all__ = [
 ]
 
 
-def _row_range(rows: tuple[int, int]) -> tuple[int, int]:
-    # The same rule, and message, as the C++ binding's H5File.read applies.
-    bad = UsageError(f"rows must be a (start, stop) pair of non-negative integers, not {rows!r}")
-    try:
-        start, stop = rows
-    except (TypeError, ValueError):
-        raise bad from None
-    for value in (start, stop):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise bad
-        if not 0 <= value < 2**64:
-            raise bad
-    return int(start), int(stop)
+class _ClosedOnExit:
+    """A context manager that closes the reader (its C++ base's ``close()``) on exit."""
+
+    def __enter__(self: _Reader) -> _Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # type: ignore[attr-defined]
 
 
-def read_npy(
-    path: PathLike, *, mmap: bool = False, rows: tuple[int, int] | None = None
-) -> np.ndarray:
+_Reader = TypeVar("_Reader", bound=_ClosedOnExit)
+
+
+def _absolute(path: PathLike) -> str:
+    # Readers pickle as their path, reopened in the receiving process: that
+    # process may have another working directory.
+    return os.path.abspath(os.fspath(path))
+
+
+def read_npy(path: PathLike, *, mmap: bool = False, rows: Rows = None) -> np.ndarray:
     """Read an .npy file with the C++ reader.
 
     The result has the file's dtype (byte order included), shape and memory
     order. With ``mmap=True`` it is a read-only view of a memory map of the
-    file: opening costs the same whatever the file size. ``rows=(start, stop)``
-    selects rows along the first axis and reads only their bytes (with
-    ``mmap=True``, maps only the pages that hold them).
+    file: opening costs the same whatever the file size; a ``(start, stop)``
+    range then maps only the pages that hold it, and picked rows are copied
+    out of the map into new memory.
+
+    ``rows`` picks rows along the first axis: ``(start, stop)`` (a tuple)
+    reads that range, touching only its bytes; a list, range or array of
+    integer indices reads those rows in that order, exactly as numpy's
+    ``a[indices]`` (any order, repeats, negative from the end; an index
+    array of any shape gives its shape to the result).
 
     Raises FormatError for malformed files, UnsupportedError for dtypes such
-    as object or structured, UsageError for a bad row range and FileError (an
+    as object or structured, UsageError for bad ``rows`` and FileError (an
     OSError) when the file cannot be read.
     """
-    if rows is None:
-        return _core.read_npy(path, bool(mmap))
-    start, stop = _row_range(rows)
-    return _core.read_npy_rows(path, start, stop, bool(mmap))
+    return _core.read_npy(path, bool(mmap), rows)
 
 
 def read_npy_header(path: PathLike) -> dict[str, Any]:
@@ -109,11 +120,15 @@ def read_npz(path: PathLike, *, max_bytes: int | None = None) -> dict[str, np.nd
     other than stored and deflate and dtypes ndbridge does not handle, and
     FileError (an OSError) when the file cannot be read.
     """
+    return _core.read_npz(path, _max_bytes(max_bytes))
+
+
+def _max_bytes(max_bytes: int | None) -> int | None:
     if max_bytes is not None and (
         isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 0
     ):
         raise UsageError(f"max_bytes must be a non-negative integer or None, not {max_bytes!r}")
-    return _core.read_npz(path, None if max_bytes is None else int(max_bytes))
+    return None if max_bytes is None else int(max_bytes)
 
 
 def list_npz(path: PathLike) -> list[dict[str, Any]]:
@@ -189,8 +204,12 @@ def list_h5(path: PathLike) -> list[dict[str, Any]]:
     return _core.list_h5(path)
 
 
-def read_h5(path: PathLike, dataset: str, *, rows: tuple[int, int] | None = None) -> np.ndarray:
-    """Read an HDF5 dataset (or rows ``(start, stop)`` of it) with the C++ reader.
+def read_h5(path: PathLike, dataset: str, *, rows: Rows = None) -> np.ndarray:
+    """Read an HDF5 dataset, or some of its rows, with the C++ reader.
+
+    ``rows`` is as for ``read_npy``: a ``(start, stop)`` tuple or integer
+    indices (numpy's ``a[indices]``). Each chunk the rows lie in is read and
+    decoded once.
 
     Elements are what h5py gives, in the file's byte order: h5py's bool enum
     as bool, its {r, i} compound as complex, fixed-length strings as bytes and
@@ -201,10 +220,7 @@ def read_h5(path: PathLike, dataset: str, *, rows: tuple[int, int] | None = None
     file); a missing source raises FileError (a FileNotFoundError) naming
     it, and a source holding fewer elements than mapped FormatError.
     """
-    if rows is None:
-        return _core.read_h5(path, dataset)
-    start, stop = _row_range(rows)
-    return _core.read_h5_rows(path, dataset, start, stop)
+    return _core.read_h5(path, dataset, rows)
 
 
 def _attribute_values(raw: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -217,30 +233,114 @@ def read_h5_attrs(path: PathLike, obj: str = "/") -> dict[str, Any]:
     return _attribute_values(_core.read_h5_attrs(path, obj))
 
 
-class H5File(_core.H5File):
+class H5File(_ClosedOnExit, _core.H5File):
     """An HDF5 file kept open for repeated reads through the C++ library.
 
     Datasets stay open between calls, with HDF5's chunk cache, so reading
     many small row ranges costs far less than ``read_h5`` opening the file
-    each time. ``read(dataset, *, rows=None)`` reads a whole dataset or rows
-    ``(start, stop)`` of it, as ``read_h5`` does (it is the C++ method
-    itself: no Python in between). Use as a context manager, or call
+    each time. ``read(dataset, *, rows=None, out=None)`` reads a whole
+    dataset or some of its rows, as ``read_h5`` does (it is the C++ method
+    itself: no Python in between); with ``out``, a writable C-contiguous
+    numpy array of exactly the result's dtype and shape, it reads into that
+    array and returns it.
+
+    Threads may share one file, and their reads run in parallel (compressed
+    chunks are inflated outside libhdf5's lock). ``close()`` waits for reads
+    under way in other threads, and reads after it raise UsageError. A file
+    pickles as its path and reopens in the process that unpickles it (a
+    DataLoader worker under spawn or forkserver); a forked child may go on
+    using the file it inherited. Use as a context manager, or call
     ``close()``.
     """
 
     def __init__(self, path: PathLike) -> None:
         super().__init__(path)
         self.path = path
+        self._absolute = _absolute(path)
 
     def attrs(self, obj: str = "/") -> dict[str, Any]:
         """The attributes of a group or dataset, as ``read_h5_attrs`` gives them."""
         return _attribute_values(self.attributes(obj))
 
-    def __enter__(self) -> H5File:
-        return self
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self._absolute,))
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+
+class NpyReader(_ClosedOnExit, _core.NpyReader):
+    """An .npy file opened once for many reads through the C++ library.
+
+    The header is parsed and checked once; ``read(*, rows=None, out=None)``
+    then reads the whole array or some of its rows as ``read_npy`` does,
+    with ``out`` as for ``H5File.read``. With ``mmap=True`` the file is
+    memory-mapped once: whole reads and ``(start, stop)`` ranges are
+    read-only views of the map, picked rows are copied out of it. Threads
+    may share a reader; it pickles as its path and options.
+    """
+
+    def __init__(self, path: PathLike, *, mmap: bool = False) -> None:
+        super().__init__(path, bool(mmap))
+        self.path = path
+        self._absolute = _absolute(path)
+        self._mmap = bool(mmap)
+        header = super().header()
+        #: The array's numpy dtype, shape and memory order.
+        self.dtype = np.dtype(header["dtype"])
+        self.shape: tuple[int, ...] = header["shape"]
+        self.fortran_order: bool = header["fortran_order"]
+
+    def read(self, *, rows: Rows = None, out: np.ndarray | None = None) -> np.ndarray:
+        """The array, or the rows ``rows`` picks; into ``out`` when given."""
+        return super().read(rows, out)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_reopen_npy, (self._absolute, self._mmap))
+
+
+def _reopen_npy(path: str, mmap: bool) -> NpyReader:
+    return NpyReader(path, mmap=mmap)
+
+
+class NpzReader(_ClosedOnExit, _core.NpzReader):
+    """An .npz archive opened once for reads of single members, with no temporary files.
+
+    ``names()`` lists the members (as ``numpy.load(path).files``),
+    ``members()`` describes them as ``list_npz`` does, and
+    ``read(name, *, rows=None, mmap=False, out=None)`` reads one member, or
+    some of its rows (``rows`` as for ``read_npy``), straight from the
+    archive: a stored member's rows are copied from a memory map of the
+    archive, and a deflated member is inflated only as far as the last row
+    asked for. ``mmap=True`` returns a stored member (or a ``(start, stop)``
+    range of it) as a read-only view of that map; a deflated member cannot
+    be mapped (UsageError). A whole-member read checks the CRC-32; row reads
+    cannot (they do not read every byte). ``max_bytes`` bounds what deflated
+    members may inflate to, as for ``read_npz``. Every failure is an
+    ``ndbridge.Error`` naming the archive and member. Threads may share a
+    reader; it pickles as its path and options.
+    """
+
+    def __init__(self, path: PathLike, *, max_bytes: int | None = None) -> None:
+        super().__init__(path, _max_bytes(max_bytes))
+        self.path = path
+        self._absolute = _absolute(path)
+        self._max_bytes = max_bytes
+
+    def read(
+        self, name: str, *, rows: Rows = None, mmap: bool = False, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """One member, or the rows ``rows`` picks of it; into ``out`` when given."""
+        return super().read(name, rows, bool(mmap), out)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_reopen_npz, (self._absolute, self._max_bytes))
+
+
+def _reopen_npz(path: str, max_bytes: int | None) -> NpzReader:
+    return NpzReader(path, max_bytes=max_bytes)
 
 
 def _attribute_array(value: Any) -> np.ndarray:

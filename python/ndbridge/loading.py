@@ -8,7 +8,7 @@ import numpy as np
 
 from . import cpp
 from ._errors import NotFoundError, UsageError
-from ._formats import NPY, NPZ, PathLike, detect_format, npz_member_as_npy, npz_members, quoted
+from ._formats import NPY, NPZ, PathLike, detect_format, quoted
 
 
 def _only(path: PathLike, names: list[str], what: str) -> str:
@@ -20,16 +20,18 @@ def _only(path: PathLike, names: list[str], what: str) -> str:
     return names[0]
 
 
-def load(
-    path: PathLike, name: str | None = None, *, rows: tuple[int, int] | None = None
-) -> np.ndarray:
-    """Read one array, or rows ``(start, stop)`` of it, with the C++ reader.
+def load(path: PathLike, name: str | None = None, *, rows: cpp.Rows = None) -> np.ndarray:
+    """Read one array, or some of its rows, with the C++ reader.
 
     ``path`` is an .npy, .npz or HDF5 file (told by its content, not its
     suffix). ``name`` is the HDF5 dataset (``"group/x"``) or .npz member; it
     may be omitted when the file holds exactly one array (for an .npy file it
-    must be omitted or be the file's stem). Only the requested array, and
-    with ``rows`` only those rows along the first axis, are read into memory.
+    must be omitted or be the file's stem). ``rows`` is a ``(start, stop)``
+    range or integer row indices (any order, repeats, negative from the end,
+    as numpy's ``a[indices]``). Only the requested array, and with ``rows``
+    only those rows along the first axis, are read into memory: an .npz
+    member straight from the archive (a deflated one inflated only as far as
+    the last row asked for), never through a temporary file.
 
     Raises UsageError when ``name`` is needed but missing or ``rows`` does not
     fit, NotFoundError (a KeyError) for a missing dataset or member, and the
@@ -43,11 +45,10 @@ def load(
             )
         return cpp.read_npy(path, rows=rows)
     if fmt == NPZ:
-        if name is None:
-            name = _only(path, npz_members(path), "member")
-        # The binding reads whole archives; copy out only this member and read it as .npy.
-        with npz_member_as_npy(path, name) as copy:
-            return cpp.read_npy(copy, rows=rows)
+        with cpp.NpzReader(path) as archive:
+            if name is None:
+                name = _only(path, archive.names(), "member")
+            return archive.read(name, rows=rows)
     if name is None:
         objects = cpp.list_h5(path)
         datasets = [obj["path"].lstrip("/") for obj in objects if obj["kind"] == "dataset"]

@@ -200,11 +200,14 @@ LZF_DAMAGE = [
 def test_corrupt_lzf_chunk(h5_file: Path, damage: Callable[[int, int], tuple[int, bytes]]) -> None:
     offset, size = chunk_location(h5_file, "lzf", 2)
     patch(h5_file, *damage(offset, size))
-    with pytest.raises(ndbridge.H5Error) as caught:
+    # The reader decodes LZF chunks itself (outside libhdf5's lock): a
+    # broken stream is a damaged chunk, named with its coordinates.
+    with pytest.raises(
+        ndbridge.FormatError, match=r"chunk at \(\d+, 0\) .*lzf.*damaged chunk"
+    ) as caught:
         cpp.read_h5(h5_file, "lzf")
     error = caught.value
     assert names_file(error, h5_file) and "'lzf'" in str(error)
-    assert "lzf" in error.stack
     assert np.array_equal(cpp.read_h5(h5_file, "lzf", rows=(0, 2 * CHUNK)), DATA[: 2 * CHUNK])
 
 
@@ -230,7 +233,7 @@ def test_lzf_chunk_that_decodes_short(h5_file: Path) -> None:
     stream = lzf_literals(size)
     assert len(stream) == size and size < CHUNK * 4 * 8
     patch(h5_file, offset, stream)
-    with pytest.raises(ndbridge.H5Error) as caught:
+    with pytest.raises(ndbridge.FormatError, match=r"decompresses \(lzf\) to \d+ bytes") as caught:
         cpp.read_h5(h5_file, "lzf", rows=(CHUNK, 2 * CHUNK))
     assert names_file(caught.value, h5_file) and "'lzf'" in str(caught.value)
 

@@ -144,4 +144,29 @@ class Array {
 void check_row_range(const Shape& shape, std::uint64_t start, std::uint64_t stop,
                      const std::string& what);
 
+/// Rows along the first axis picked by index, as numpy's fancy indexing
+/// (`a[[5, 0, 5, -1]]`) picks them: any order, repeats allowed, a negative
+/// index counting from the end (-1 is the last row). The result of a read
+/// holds the rows in the order given. A non-owning view: the indices must
+/// stay alive during the call they are passed to.
+class RowIndices {
+ public:
+  /// `count` indices at `data`.
+  RowIndices(const std::int64_t* data, std::size_t count) noexcept : data_(data), size_(count) {}
+  /// Every index of `indices`.
+  RowIndices(const std::vector<std::int64_t>& indices) noexcept  // NOLINT: implicit on purpose
+      : data_(indices.data()), size_(indices.size()) {}
+
+  /// The first index.
+  const std::int64_t* begin() const noexcept { return data_; }
+  /// Past the last index.
+  const std::int64_t* end() const noexcept { return data_ + size_; }
+  /// Number of indices (rows of the result).
+  std::size_t size() const noexcept { return size_; }
+
+ private:
+  const std::int64_t* data_;
+  std::size_t size_;
+};
+
 }  // namespace ndbridge

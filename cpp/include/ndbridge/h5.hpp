@@ -90,9 +90,14 @@ struct H5ReadInfo {
 /// source files, found relative to this file's folder whatever the working
 /// directory; before a virtual dataset's first read every source file is
 /// checked, so that a missing shard is an IOError naming it rather than
-/// HDF5's silent fill value. Safe to use
-/// from several threads: HDF5 itself is built thread-safe and ndbridge's
-/// own state is guarded.
+/// HDF5's silent fill value.
+///
+/// Safe to use from several threads, and reads from several threads run in
+/// parallel: libhdf5 serialises its own calls behind one lock, so chunks
+/// compressed with gzip or lzf are fetched raw under it and decoded outside
+/// it, and uncompressed contiguous rows are read without HDF5 at all. A
+/// fork() in the process waits for the HDF5 calls under way to finish, so a
+/// child process (a DataLoader worker) can go on using files it inherited.
 class H5File {
  public:
   /// Opens `path` read-only. Throws FormatError if it is not an HDF5 file,
@@ -117,6 +122,12 @@ class H5File {
   Array read(const std::string& dataset) const;
   /// Reads rows [start, stop) along the first axis.
   Array read_rows(const std::string& dataset, std::uint64_t start, std::uint64_t stop) const;
+  /// Reads the rows at `indices` along the first axis, in that order, as
+  /// numpy's fancy indexing picks them (any order, repeats allowed, negative
+  /// from the end). Each chunk the rows lie in is read and decoded once per
+  /// call. Throws UsageError for a scalar or an index outside the first
+  /// axis; otherwise as read().
+  Array read_rows(const std::string& dataset, RowIndices indices) const;
   /// The element type and shape read() would give, without reading. Throws
   /// as read() does for a missing or unopenable dataset.
   H5ReadInfo read_info(const std::string& dataset) const;
@@ -128,6 +139,10 @@ class H5File {
   /// strings: use read_rows()); otherwise as read_rows().
   void read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop,
                       void* buffer, std::uint64_t size) const;
+  /// The rows at `indices` into `buffer`, as read_rows_into() above puts
+  /// a range there: C order, the dtype of read_info(), `size` exactly the
+  /// bytes they take.
+  void read_rows_into(const std::string& dataset, RowIndices indices, void* buffer, std::uint64_t size) const;
   /// The attributes of a group or dataset, in name order; scalars are 0-d.
   std::vector<std::pair<std::string, Array>> attributes(const std::string& object) const;
 

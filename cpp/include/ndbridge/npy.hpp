@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iosfwd>
+#include <memory>
 #include <string>
 
 #include "ndbridge/array.hpp"
@@ -58,6 +59,57 @@ Array map_npy(const std::filesystem::path& path);
 /// dimensions has no contiguous rows in the file: its rows are read as by
 /// read_npy_rows() instead. Throws UsageError as read_npy_rows() does.
 Array map_npy_rows(const std::filesystem::path& path, std::uint64_t start, std::uint64_t stop);
+
+/// Reads the rows at `indices` (numpy's fancy indexing along the first axis:
+/// any order, repeats, negative from the end) into a new array in the
+/// file's memory order: NpyReader(path).read_rows(indices).
+Array read_npy_rows(const std::filesystem::path& path, RowIndices indices);
+
+/// How an NpyReader gets at the elements.
+enum class NpyAccess {
+  Read,  ///< pread() into new memory on every read
+  Map,   ///< a read-only memory map of the file, made once: whole reads and
+         ///< row ranges are views of it, picked rows are copied out of it
+};
+
+/// An .npy file opened once for many reads: the header is parsed and
+/// checked (truncation included) when it opens, and every read after that
+/// goes straight to the elements. Reads are const and may run from several
+/// threads at once. Move-only; the file stays open while the reader lives.
+class NpyReader {
+ public:
+  /// Opens `path`. Throws as read_npy() does for a bad or truncated file.
+  explicit NpyReader(const std::filesystem::path& path, NpyAccess access = NpyAccess::Read);
+  NpyReader(NpyReader&&) noexcept;
+  NpyReader& operator=(NpyReader&&) noexcept;
+  NpyReader(const NpyReader&) = delete;
+  NpyReader& operator=(const NpyReader&) = delete;
+  ~NpyReader();
+
+  /// The file's header.
+  const NpyHeader& header() const noexcept;
+  /// How the reader gets at the elements.
+  NpyAccess access() const noexcept;
+
+  /// The whole array (NpyAccess::Map: a read-only view of the map).
+  Array read() const;
+  /// Rows [start, stop) in the file's memory order (NpyAccess::Map: a
+  /// read-only view of the map, except for a Fortran-order array of two or
+  /// more dimensions, whose rows are copied out). Throws UsageError for a
+  /// 0-d array or a range outside the first axis.
+  Array read_rows(std::uint64_t start, std::uint64_t stop) const;
+  /// The rows at `indices`, in that order, in new memory in the file's
+  /// memory order. Throws UsageError for a 0-d array or an index outside the
+  /// first axis.
+  Array read_rows(RowIndices indices) const;
+  /// The same rows into `buffer`, in C order, without allocating: `size`
+  /// must be exactly the bytes they take (UsageError otherwise).
+  void read_rows_into(RowIndices indices, void* buffer, std::uint64_t size) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 /// The full .npy preamble (magic, version, length, header dictionary, padding)
 /// for an array of this dtype, shape and order, byte-identical to what

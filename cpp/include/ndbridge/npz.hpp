@@ -87,6 +87,25 @@ class NpzReader {
   /// Reads every member, in archive order.
   NpzArrays read_all() const;
 
+  /// Rows [start, stop) of one member, in its memory order. A stored
+  /// member's rows come straight from the archive; a deflated member is
+  /// inflated only as far as the last of them (what it inflates counts
+  /// against the limit). A member's CRC-32 covers all of it, so only read()
+  /// checks it. Throws NotFoundError, UsageError for a 0-d member or a
+  /// range outside the first axis, and what read() throws.
+  Array read_rows(std::string_view name, std::uint64_t start, std::uint64_t stop) const;
+  /// The rows at `indices` (any order, repeats, negative from the end), in
+  /// that order, in new memory in the member's memory order; as the range
+  /// read, a deflated member is inflated once, as far as the last row.
+  Array read_rows(std::string_view name, RowIndices indices) const;
+  /// The same rows into `buffer`, in C order, without allocating: `size`
+  /// must be exactly the bytes they take (UsageError otherwise).
+  void read_rows_into(std::string_view name, RowIndices indices, void* buffer, std::uint64_t size) const;
+  /// A stored member as a read-only memory map of the archive, without
+  /// copying (the CRC-32 is not checked: nothing is read). Throws UsageError
+  /// for a deflated member, which has no bytes to map.
+  Array map(std::string_view name) const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

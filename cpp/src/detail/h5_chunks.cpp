@@ -11,6 +11,7 @@
 #include "detail/file.hpp"
 #include "detail/h5_call.hpp"
 #include "detail/h5_filters.hpp"
+#include "detail/lzf.hpp"
 #include "ndbridge/error.hpp"
 
 namespace ndbridge::detail {
@@ -127,40 +128,66 @@ H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shap
     filters_.push_back(id);
   }
   if (total <= kMaxRemembered) checked_.assign(static_cast<std::size_t>(total), false);
-  // gzip, with or without shuffle, over fixed-size elements (read as they
-  // are stored): the reader inflates such chunks itself, into a buffer of
-  // exactly the chunk's size, rather than count what they inflate to and
-  // then have libhdf5 inflate them again.
-  decodes_ = unsupported_.empty() && resizer_ >= 0 && filters_[static_cast<std::size_t>(resizer_)] == H5Z_FILTER_DEFLATE &&
-             chunk_bytes_ != 0 && !check_tri(H5Tis_variable_str(file_type), what_ + ": cannot read the type") &&
-             std::all_of(filters_.begin(), filters_.end(),
-                         [](H5Z_filter_t id) { return id == H5Z_FILTER_DEFLATE || id == H5Z_FILTER_SHUFFLE; });
+  // gzip or lzf, with or without shuffle, over fixed-size elements (read
+  // as they are stored): the reader decodes such chunks itself, outside
+  // libhdf5's lock, into a buffer of exactly the chunk's size (rather than
+  // count what they inflate to and then have libhdf5 inflate them again).
+  decodes_ = unsupported_.empty() && resizer_ >= 0 && chunk_bytes_ != 0 &&
+             !check_tri(H5Tis_variable_str(file_type), what_ + ": cannot read the type") &&
+             std::all_of(filters_.begin(), filters_.end(), [](H5Z_filter_t id) {
+               return id == H5Z_FILTER_DEFLATE || id == kLzf || id == H5Z_FILTER_SHUFFLE;
+             });
   element_size_ = H5Tget_size(file_type);
 }
 
-void H5Chunks::read(hid_t mem_type, std::uint64_t start, const Shape& shape, void* buffer) const {
+void H5Chunks::read(hid_t mem_type, const std::vector<Run>& runs, std::uint64_t out_rows, void* buffer) const {
   if (!unsupported_.empty()) throw UnsupportedError(unsupported_);
-  for (const auto n : shape) {
-    if (n == 0) return;
+  for (std::size_t k = 1; k < dims_.size(); ++k) {
+    if (dims_[k] == 0) return;
   }
-  const std::vector<hsize_t> counts(shape.begin(), shape.end());
+  if (out_rows == 0) return;
+  if (decodes_) {
+    read_decoded(mem_type, runs, out_rows, buffer);
+  } else {
+    read_through_hdf5(mem_type, runs, out_rows, buffer);
+  }
+}
+
+void H5Chunks::read_through_hdf5(hid_t mem_type, const std::vector<Run>& runs, std::uint64_t out_rows,
+                                 void* buffer) const {
+  std::vector<hsize_t> counts(dims_.begin(), dims_.end());
+  counts[0] = out_rows;
   const Handle mem_space = own(H5Screate_simple(static_cast<int>(counts.size()), counts.data(), nullptr),
                                what_ + ": cannot describe memory");
   const Handle file_space = own(H5Dget_space(dataset_), what_ + ": cannot read the dataspace");
-  for (const Slab& slab : slabs(start, shape[0])) {
-    if (decodes_) {
-      read_decoded(slab, start, shape[0], mem_type, mem_space.get(), file_space.get(), buffer);
-      continue;
+  ChunkBuffers buffers;
+  // What the compressor must give back: the chunk, with the checksums
+  // added before it (check_chunk saw they were not skipped).
+  const std::uint64_t expected = resizer_ < 0 ? 0 : chunk_bytes_ + 4 * checksums_before_;
+  std::uint64_t selected = 0;  // chunks in the union selected so far
+  const auto flush = [&] {
+    if (selected == 0) return;
+    const ExpectChunkBytes expect(expected);
+    ndbridge::detail::check(H5Dread(dataset_, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer),
+                            what_ + ": cannot read");
+    selected = 0;
+  };
+  // The runs' slabs, as few H5Dread calls as the bound allows: a union of
+  // boxes whose rows keep their order in memory maps element for element.
+  std::vector<hsize_t> lo, hi;
+  for (const Run& run : runs) {
+    if (run.count == 0) continue;
+    for (const Slab& slab : slabs(run.row, run.count)) {
+      chunks_of(slab, lo, hi);
+      std::uint64_t chunks = 1;
+      for (std::size_t k = 0; k < lo.size(); ++k) chunks *= hi[k] - lo[k];
+      if (selected + chunks > kMaxChunksPerRead) flush();
+      check(slab, buffers);
+      select(file_space.get(), mem_space.get(), slab.offset, slab.count, run.row, run.to, selected == 0);
+      selected += chunks;
     }
-    check(slab);
-    select(file_space.get(), mem_space.get(), slab.offset, slab.count, start);
-    // What the compressor must give back: the chunk, with the checksums
-    // added before it (check_chunk saw they were not skipped).
-    const ExpectChunkBytes expect(resizer_ < 0 ? 0 : chunk_bytes_ + 4 * checksums_before_);
-    ndbridge::detail::check(
-        H5Dread(dataset_, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer),
-        what_ + ": cannot read");
   }
+  flush();
 }
 
 std::vector<H5Chunks::Slab> H5Chunks::slabs(std::uint64_t start, std::uint64_t rows) const {
@@ -218,32 +245,45 @@ void H5Chunks::chunks_of(const Slab& slab, std::vector<hsize_t>& lo, std::vector
 }
 
 void H5Chunks::select(hid_t file_space, hid_t mem_space, const std::vector<hsize_t>& from,
-                      const std::vector<hsize_t>& count, std::uint64_t start) const {
+                      const std::vector<hsize_t>& count, std::uint64_t row, std::uint64_t to, bool first) const {
   std::vector<hsize_t> mem_from = from;
-  mem_from[0] -= start;
-  ndbridge::detail::check(
-      H5Sselect_hyperslab(file_space, H5S_SELECT_SET, from.data(), nullptr, count.data(), nullptr),
-      what_ + ": cannot select rows");
-  ndbridge::detail::check(
-      H5Sselect_hyperslab(mem_space, H5S_SELECT_SET, mem_from.data(), nullptr, count.data(), nullptr),
-      what_ + ": cannot select rows");
+  mem_from[0] = from[0] - row + to;
+  const H5S_seloper_t op = first ? H5S_SELECT_SET : H5S_SELECT_OR;
+  ndbridge::detail::check(H5Sselect_hyperslab(file_space, op, from.data(), nullptr, count.data(), nullptr),
+                          what_ + ": cannot select rows");
+  ndbridge::detail::check(H5Sselect_hyperslab(mem_space, op, mem_from.data(), nullptr, count.data(), nullptr),
+                          what_ + ": cannot select rows");
 }
 
-void H5Chunks::check(const Slab& slab) const {
+std::uint64_t H5Chunks::locate(const std::vector<hsize_t>& at, std::vector<hsize_t>& origin) const {
+  std::uint64_t index = 0;
+  for (std::size_t k = 0; k < dims_.size(); ++k) {
+    index = index * grid_[k] + at[k];
+    origin[k] = at[k] * chunk_[k];
+  }
+  return index;
+}
+
+bool H5Chunks::checked(std::uint64_t index) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  return !checked_.empty() && checked_[static_cast<std::size_t>(index)];
+}
+
+void H5Chunks::mark_checked(std::uint64_t index) const {
+  const std::lock_guard<std::mutex> lock(mutex_);
+  if (!checked_.empty()) checked_[static_cast<std::size_t>(index)] = true;
+}
+
+void H5Chunks::check(const Slab& slab, ChunkBuffers& buffers) const {
   const std::size_t rank = dims_.size();
   std::vector<hsize_t> lo, hi, origin(rank);
   chunks_of(slab, lo, hi);
   std::vector<hsize_t> at = lo;
-  const std::lock_guard<std::mutex> lock(mutex_);
   for (;;) {
-    std::uint64_t index = 0;
-    for (std::size_t k = 0; k < rank; ++k) {
-      index = index * grid_[k] + at[k];
-      origin[k] = at[k] * chunk_[k];
-    }
-    if (checked_.empty() || !checked_[static_cast<std::size_t>(index)]) {
-      (void)check_chunk(origin);
-      if (!checked_.empty()) checked_[static_cast<std::size_t>(index)] = true;
+    const std::uint64_t index = locate(at, origin);
+    if (!checked(index)) {
+      (void)check_chunk(origin, buffers);
+      mark_checked(index);
     }
     if (!advance(at, lo, hi)) return;
   }
@@ -253,11 +293,11 @@ bool H5Chunks::stored(const std::vector<hsize_t>& origin) const {
   // Reading it raw fails only where no chunk was ever written; a record of
   // size 0 reads no bytes.
   std::uint32_t mask = 0;
-  raw_.resize(1);
-  return H5Dread_chunk(dataset_, H5P_DEFAULT, origin.data(), &mask, raw_.data()) >= 0;
+  char probe[1];
+  return H5Dread_chunk(dataset_, H5P_DEFAULT, origin.data(), &mask, probe) >= 0;
 }
 
-bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
+bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin, ChunkBuffers& buffers) const {
   const std::string chunk = what_ + ": the chunk at " + coordinates(origin);
   hsize_t size = 0;
   if (H5Dget_chunk_storage_size(dataset_, origin.data(), &size) < 0) {
@@ -277,18 +317,19 @@ bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
                       std::to_string(file_size) + " (damaged chunk record)");
   }
   unsigned mask = 0;
+  std::vector<char>& raw = buffers.raw;
   if (!filters_.empty()) {
     // Only the chunk itself says which filters it went through: read it raw.
     // (H5Dget_chunk_info_by_coord would say without reading, but walks every
     // chunk record in 1.10: a whole read of n chunks took time in n squared.)
-    raw_.resize(static_cast<std::size_t>(size));
+    raw.resize(static_cast<std::size_t>(size));
     std::uint32_t filter_mask = 0;
-    if (H5Dread_chunk(dataset_, H5P_DEFAULT, origin.data(), &filter_mask, raw_.data()) < 0) {
+    if (H5Dread_chunk(dataset_, H5P_DEFAULT, origin.data(), &filter_mask, raw.data()) < 0) {
       throw_h5(chunk + ": cannot read it");
     }
     mask = filter_mask;
   }
-  raw_mask_ = mask;
+  buffers.mask = mask;
   if (filters_.size() < 32 && (mask >> filters_.size()) != 0) {
     throw FormatError(chunk + " skips filters its pipeline of " + std::to_string(filters_.size()) +
                       " does not have (filter mask " + std::to_string(mask) + "; damaged chunk record)");
@@ -321,9 +362,9 @@ bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
         if (filters_[k] == H5Z_FILTER_FLETCHER32 && (k >= 32 || (mask & (1u << k)) == 0)) after += 4;
       }
       const std::uint64_t expected = chunk_bytes_ + 4 * checksums_before_;
-      decoded_.resize(static_cast<std::size_t>(expected));
+      buffers.decoded.resize(static_cast<std::size_t>(expected));
       const std::int64_t inflated =
-          after > size ? -1 : inflate_into(raw_.data(), static_cast<std::size_t>(size - after), decoded_);
+          after > size ? -1 : inflate_into(raw.data(), static_cast<std::size_t>(size - after), buffers.decoded);
       if (inflated >= 0 && static_cast<std::uint64_t>(inflated) != expected) {
         throw FormatError(chunk + inflated_wrongly(inflated, expected));
       }
@@ -338,48 +379,78 @@ bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
   return true;
 }
 
-void H5Chunks::read_decoded(const Slab& slab, std::uint64_t start, std::uint64_t rows, hid_t mem_type,
-                            hid_t mem_space, hid_t file_space, void* buffer) const {
+void H5Chunks::read_decoded(hid_t mem_type, const std::vector<Run>& runs, std::uint64_t out_rows,
+                            void* buffer) const {
   const std::size_t rank = dims_.size();
-  std::vector<hsize_t> lo, hi, origin(rank), from(rank), count(rank);
-  chunks_of(slab, lo, hi);
-  std::vector<hsize_t> at = lo;
-  const std::lock_guard<std::mutex> lock(mutex_);
-  for (;;) {
-    // The part of this chunk the read wants: rows [start, start + rows),
-    // every other axis whole.
-    for (std::size_t k = 0; k < rank; ++k) {
-      origin[k] = at[k] * chunk_[k];
-      hsize_t end = std::min<hsize_t>(origin[k] + chunk_[k], dims_[k]);
-      from[k] = origin[k];
-      if (k == 0) {
-        from[0] = std::max<hsize_t>(origin[0], start);
-        end = std::min<hsize_t>(end, start + rows);
+  auto* out = static_cast<std::byte*>(buffer);
+  ChunkBuffers buffers;
+  // Runs cut at chunk-row boundaries: the pieces of one chunk row are
+  // consecutive (runs come in row order), and each chunk of that row is
+  // read and decoded once for all of them.
+  struct Piece {
+    std::uint64_t row, to, count;
+  };
+  std::vector<Piece> pieces;
+  for (const Run& run : runs) {
+    for (std::uint64_t done = 0; done < run.count;) {
+      const std::uint64_t row = run.row + done;
+      const std::uint64_t end = std::min<std::uint64_t>(run.row + run.count, (row / chunk_[0] + 1) * chunk_[0]);
+      pieces.push_back({row, run.to + done, end - row});
+      done += end - row;
+    }
+  }
+  std::vector<hsize_t> lo(rank, 0), hi(grid_), origin(rank);
+  Handle file_space, mem_space;  // made only if a chunk was never written
+  for (std::size_t first = 0; first < pieces.size();) {
+    const std::uint64_t chunk_row = pieces[first].row / chunk_[0];
+    std::size_t last = first;
+    while (last < pieces.size() && pieces[last].row / chunk_[0] == chunk_row) ++last;
+    lo[0] = chunk_row;
+    hi[0] = chunk_row + 1;
+    std::vector<hsize_t> at = lo;
+    for (;;) {
+      const std::uint64_t index = locate(at, origin);
+      if (check_chunk(origin, buffers)) {
+        mark_checked(index);
+        decode(origin, buffers);
+        for (std::size_t p = first; p < last; ++p) {
+          copy_out(origin, buffers.decoded, pieces[p].row, pieces[p].count, pieces[p].to, out);
+        }
+      } else {
+        // Never written: libhdf5 fills in the fill value (and fails, with an
+        // error, if the record could not be looked up after all).
+        if (file_space.get() < 0) {
+          std::vector<hsize_t> counts(dims_.begin(), dims_.end());
+          counts[0] = out_rows;
+          file_space = own(H5Dget_space(dataset_), what_ + ": cannot read the dataspace");
+          mem_space = own(H5Screate_simple(static_cast<int>(rank), counts.data(), nullptr),
+                          what_ + ": cannot describe memory");
+        }
+        std::vector<hsize_t> from(origin), count(rank);
+        for (std::size_t k = 1; k < rank; ++k) count[k] = std::min<hsize_t>(origin[k] + chunk_[k], dims_[k]) - origin[k];
+        for (std::size_t p = first; p < last; ++p) {
+          from[0] = pieces[p].row;
+          count[0] = pieces[p].count;
+          select(file_space.get(), mem_space.get(), from, count, pieces[p].row, pieces[p].to, p == first);
+        }
+        ndbridge::detail::check(H5Dread(dataset_, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer),
+                                what_ + ": cannot read");
       }
-      count[k] = end - from[k];
+      if (!advance(at, lo, hi)) break;
     }
-    if (check_chunk(origin)) {
-      decode(origin);
-      copy_out(origin, from, count, start, static_cast<std::byte*>(buffer));
-    } else {
-      // Never written: libhdf5 fills in the fill value (and fails, with an
-      // error, if the record could not be looked up after all).
-      select(file_space, mem_space, from, count, start);
-      ndbridge::detail::check(H5Dread(dataset_, mem_type, mem_space, file_space, H5P_DEFAULT, buffer),
-                              what_ + ": cannot read");
-    }
-    if (!advance(at, lo, hi)) return;
+    first = last;
   }
 }
 
-void H5Chunks::decode(const std::vector<hsize_t>& origin) const {
-  // raw_ holds the chunk as stored and raw_mask_ its filter mask, both
-  // checked by check_chunk; undo the filters it went through, last first.
+void H5Chunks::decode(const std::vector<hsize_t>& origin, ChunkBuffers& buffers) const {
+  // buffers.raw holds the chunk as stored and buffers.mask its filter mask,
+  // both checked by check_chunk; undo the filters it went through, last
+  // first.
   const std::string chunk = what_ + ": the chunk at " + coordinates(origin);
-  std::vector<char>* in = &raw_;
-  std::vector<char>* out = &decoded_;
+  std::vector<char>* in = &buffers.raw;
+  std::vector<char>* out = &buffers.decoded;
   for (std::size_t k = filters_.size(); k-- > 0;) {
-    if (k < 32 && (raw_mask_ & (1u << k)) != 0) continue;
+    if (k < 32 && (buffers.mask & (1u << k)) != 0) continue;
     out->resize(static_cast<std::size_t>(chunk_bytes_));
     if (filters_[k] == H5Z_FILTER_DEFLATE) {
       const std::int64_t size = inflate_into(in->data(), in->size(), *out);
@@ -387,8 +458,28 @@ void H5Chunks::decode(const std::vector<hsize_t>& origin) const {
         throw FormatError(chunk + (size < 0 ? std::string(" is not a complete gzip stream (damaged chunk)")
                                             : inflated_wrongly(size, chunk_bytes_)));
       }
+    } else if (filters_[k] == kLzf) {
+      // lzf_decompress writes nothing past the end of `out`: a stream that
+      // needs more room (or is corrupt) gives 0.
+      LzfError error = LzfError::None;
+      const std::size_t size = lzf_decompress(reinterpret_cast<const std::byte*>(in->data()), in->size(),
+                                              reinterpret_cast<std::byte*>(out->data()), out->size(), &error);
+      if (size != chunk_bytes_) {
+        throw FormatError(chunk + (error == LzfError::OutputTooSmall
+                                       ? " decompresses (lzf) to more than " + std::to_string(chunk_bytes_) +
+                                             " bytes, but its elements take " + std::to_string(chunk_bytes_) +
+                                             " (damaged chunk)"
+                                   : size == 0 ? std::string(" is not a valid lzf stream (damaged chunk)")
+                                               : " decompresses (lzf) to " + std::to_string(size) +
+                                                     " bytes, but its elements take " +
+                                                     std::to_string(chunk_bytes_) + " (damaged chunk)"));
+      }
     } else {  // shuffle: byte b of every element together, then the odd bytes
       const std::size_t width = element_size_, n = out->size() / width;
+      if (in->size() != out->size()) {
+        throw FormatError(chunk + " holds " + std::to_string(in->size()) + " bytes before unshuffling, but its elements take " +
+                          std::to_string(out->size()) + " (damaged chunk)");
+      }
       for (std::size_t b = 0; b < width; ++b) {
         for (std::size_t i = 0; i < n; ++i) (*out)[i * width + b] = (*in)[b * n + i];
       }
@@ -397,7 +488,7 @@ void H5Chunks::decode(const std::vector<hsize_t>& origin) const {
     }
     std::swap(in, out);
   }
-  if (in != &decoded_) decoded_.swap(raw_);  // the result is in raw_: move it over
+  if (in != &buffers.decoded) buffers.decoded.swap(buffers.raw);  // the result is in raw: move it over
 }
 
 std::int64_t H5Chunks::inflate_into(const char* data, std::size_t size, std::vector<char>& out) {
@@ -422,10 +513,13 @@ std::int64_t H5Chunks::inflate_into(const char* data, std::size_t size, std::vec
   return inflated;
 }
 
-void H5Chunks::copy_out(const std::vector<hsize_t>& origin, const std::vector<hsize_t>& from,
-                        const std::vector<hsize_t>& count, std::uint64_t start, std::byte* buffer) const {
-  // Runs along the last axis, contiguous in the chunk and in the output
-  // (rows from `start`, every other axis whole).
+void H5Chunks::copy_out(const std::vector<hsize_t>& origin, const std::vector<char>& decoded, std::uint64_t row,
+                        std::uint64_t count, std::uint64_t to, std::byte* buffer) const {
+  // Runs contiguous in the chunk and in the output (whose rows are the
+  // dataset's, every other axis whole): along the last axis, and on over
+  // the axes before it as long as the chunk spans the dataset's whole
+  // extent after them. A chunk of whole rows, as packs write images, is
+  // then one copy.
   const std::size_t rank = dims_.size();
   std::vector<std::uint64_t> chunk_stride(rank), out_stride(rank);
   std::uint64_t cs = element_size_, os = element_size_;
@@ -435,19 +529,29 @@ void H5Chunks::copy_out(const std::vector<hsize_t>& origin, const std::vector<hs
     cs *= chunk_[k];
     os *= dims_[k];
   }
-  const std::size_t run = static_cast<std::size_t>(count[rank - 1] * element_size_);
-  // Offsets within the box, every axis but the last (one run along it).
+  // The box: rows [row, row + count), every other axis of the chunk within
+  // the extent.
+  std::vector<hsize_t> from(origin), box(rank);
+  from[0] = row;
+  box[0] = count;
+  for (std::size_t k = 1; k < rank; ++k) box[k] = std::min<hsize_t>(origin[k] + chunk_[k], dims_[k]) - origin[k];
+  std::size_t first = rank - 1;  // the run covers axes first..rank-1
+  while (first > 0 && box[first] == chunk_[first] && chunk_[first] == dims_[first]) --first;
+  std::uint64_t run_elements = 1;
+  for (std::size_t k = first; k < rank; ++k) run_elements *= box[k];
+  const auto run = static_cast<std::size_t>(run_elements * element_size_);
+  // Offsets within the box along the axes before the run (one run each).
   const std::vector<hsize_t> zero(rank, 0);
-  std::vector<hsize_t> last = count;
-  last[rank - 1] = 1;
+  std::vector<hsize_t> last = box;
+  for (std::size_t k = first; k < rank; ++k) last[k] = 1;
   std::vector<hsize_t> at(rank, 0);
   for (;;) {
     std::uint64_t in = 0, out = 0;
     for (std::size_t k = 0; k < rank; ++k) {
       in += (from[k] + at[k] - origin[k]) * chunk_stride[k];
-      out += (from[k] + at[k] - (k == 0 ? start : 0)) * out_stride[k];
+      out += (k == 0 ? to + at[0] : from[k] + at[k]) * out_stride[k];
     }
-    std::memcpy(buffer + out, decoded_.data() + in, run);
+    std::memcpy(buffer + out, decoded.data() + in, run);
     if (!advance(at, zero, last)) return;
   }
 }
