@@ -165,10 +165,13 @@ Handle memory_space(const Shape& shape, const std::string& what) {
 }
 
 // Reads HDF5 variable-length strings into pointers, then into a unicode
-// array as wide as the longest string; the pointers are always reclaimed.
-Array read_vlen_strings(const Shape& shape, hid_t mem_space,
+// array as wide as the longest string, or, when some string is not UTF-8
+// (whatever character set the file names), into a bytes array holding them
+// as stored, as h5py gives bytes it cannot decode. The pointers are always
+// reclaimed.
+Array read_vlen_strings(const detail::H5TypeInfo& info, const Shape& shape, hid_t mem_space,
                         const std::function<herr_t(hid_t, void*)>& read, const std::string& what) {
-  const Handle mem_type = detail::h5_vlen_string_type();
+  const Handle mem_type = detail::h5_vlen_string_type(info.cset);
   const std::uint64_t count = checked_element_count(shape, sizeof(char*), what);
   std::vector<char*> pointers(static_cast<std::size_t>(count), nullptr);
   if (count == 0) return Array::uninitialized(DType(Kind::Unicode, 4, native_byte_order()), shape);
@@ -188,13 +191,22 @@ Array read_vlen_strings(const Shape& shape, hid_t mem_space,
   check(read(mem_type.get(), pointers.data()), what + ": cannot read");
   std::vector<std::u32string> texts(pointers.size());
   std::size_t widest = 1;
-  for (std::size_t i = 0; i < pointers.size(); ++i) {
+  bool utf8 = true;
+  for (std::size_t i = 0; i < pointers.size() && utf8; ++i) {
     if (pointers[i] == nullptr) continue;
-    if (!detail::utf8_to_utf32(pointers[i], texts[i])) {
-      throw FormatError(what + ": string " + std::to_string(i) + " is not valid UTF-8: \"" +
-                        detail::printable(pointers[i]) + "\"");
-    }
+    utf8 = detail::utf8_to_utf32(pointers[i], texts[i]);
     widest = std::max(widest, texts[i].size());
+  }
+  if (!utf8) {
+    std::size_t longest = 1;
+    for (const char* p : pointers) longest = std::max(longest, p ? std::strlen(p) : 0);
+    Array out = Array::uninitialized(DType(Kind::Bytes, longest, ByteOrder::NotApplicable), shape);
+    auto* cells = reinterpret_cast<char*>(out.mutable_bytes());
+    std::fill(cells, cells + pointers.size() * longest, '\0');
+    for (std::size_t i = 0; i < pointers.size(); ++i) {
+      if (pointers[i] != nullptr) std::memcpy(cells + i * longest, pointers[i], std::strlen(pointers[i]));
+    }
+    return out;
   }
   Array out = Array::uninitialized(DType(Kind::Unicode, 4 * widest, native_byte_order()), shape);
   auto* cells = reinterpret_cast<char32_t*>(out.mutable_bytes());
@@ -216,12 +228,13 @@ Array read_elements(hid_t file_type, const detail::H5TypeInfo& info, const Shape
   const Handle space = memory_space(shape, what);
   if (info.vlen_string) {
     return read_vlen_strings(
-        shape, space.get(), [&](hid_t t, void* buf) { return read(t, space.get(), buf); }, what);
+        info, shape, space.get(), [&](hid_t t, void* buf) { return read(t, space.get(), buf); }, what);
   }
   Array out = detail::allocate_for(*info.dtype, shape, false, what);
   if (out.size() == 0) return out;
   const Handle mem_type = detail::h5_memory_type(file_type, info);
   check(read(mem_type.get(), space.get(), out.mutable_bytes()), what + ": cannot read");
+  detail::unpad_strings(info, out.mutable_bytes(), out.size());
   return out;
 }
 
@@ -484,6 +497,9 @@ struct H5File::State {
   // holds exactly those elements: `shape` (from row_shape) and `nbytes`.
   void read_into(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
                  bool scalar, const Shape& shape, std::uint64_t nbytes, std::byte* buffer) const;
+  // read_into's elements as the file stores them (strings still padded).
+  void read_stored(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
+                   bool scalar, const Shape& shape, std::uint64_t nbytes, std::byte* buffer) const;
   // The shape of rows [start, stop) (the whole shape when `scalar`); throws
   // UsageError for a range outside the first axis.
   Shape row_shape(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
@@ -552,6 +568,13 @@ void H5File::State::read_into(const OpenDataset& d, const std::string& dataset_n
                               std::uint64_t start, bool scalar, const Shape& shape,
                               std::uint64_t nbytes, std::byte* buffer) const {
   if (nbytes == 0) return;
+  read_stored(d, dataset_name, start, scalar, shape, nbytes, buffer);
+  detail::unpad_strings(d.info, buffer, nbytes / d.info.dtype->itemsize());
+}
+
+void H5File::State::read_stored(const OpenDataset& d, const std::string& dataset_name,
+                                std::uint64_t start, bool scalar, const Shape& shape,
+                                std::uint64_t nbytes, std::byte* buffer) const {
   if (d.raw_offset) {
     // The elements lie in the file as they are: one pread, no HDF5 call. The
     // message is built only on failure, as small row reads are a hot path.

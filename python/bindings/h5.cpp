@@ -209,6 +209,7 @@ H5File open_file(const std::filesystem::path& path) {
 }  // namespace
 
 void register_h5(py::module_& m) {
+  m.attr("hdf5_version") = py::make_tuple(kHdf5Version.major, kHdf5Version.minor, kHdf5Version.release);
   py::class_<OpenH5>(m, "H5File")
       .def(py::init([](const std::filesystem::path& path) {
              py::gil_scoped_release release;

@@ -18,8 +18,16 @@ from ._errors import UsageError
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+#: The libhdf5 release the C++ library reads and writes HDF5 with, as
+#: (major, minor, release), e.g. ``(1, 10, 8)``; None in a build without HDF5.
+#: It is not h5py's (``h5py.version.hdf5_version``): h5py brings its own.
+#: What opens depends on it: files in HDF5 2.0's format need 2.0, and 1.10
+#: cannot decode h5py's bool and complex types written with libver "v112" on.
+hdf5_version: tuple[int, int, int] | None = getattr(_core, "hdf5_version", None)
+
 __all__ = [
     "H5File",
+    "hdf5_version",
     "list_h5",
     "list_npz",
     "read_h5",

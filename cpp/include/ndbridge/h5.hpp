@@ -12,9 +12,32 @@
 #include <vector>
 
 #include "ndbridge/array.hpp"
+#include "ndbridge/config.hpp"
 #include "ndbridge/dtype.hpp"
 
 namespace ndbridge {
+
+/// A libhdf5 release: 1.10.8 is {1, 10, 8}.
+struct H5Version {
+  unsigned major;    ///< 1
+  unsigned minor;    ///< 10 on Debian 12 and Ubuntu 24.04, 14 on Debian 13, Fedora, conda
+  unsigned release;  ///< 8
+
+  /// Whether this release is `major`.`minor`.`release` or later.
+  constexpr bool at_least(unsigned major_, unsigned minor_, unsigned release_ = 0) const noexcept {
+    if (major != major_) return major > major_;
+    if (minor != minor_) return minor > minor_;
+    return release >= release_;
+  }
+};
+
+/// The libhdf5 this copy of ndbridge reads and writes HDF5 with: the release
+/// it was built against, which is the one it runs with (libhdf5 stops a
+/// program built against another release). What libhdf5 can open depends
+/// on it: files written in HDF5 2.0's format need 2.0, and 1.10 cannot
+/// decode h5py's bool and complex types from libver "v112" on.
+inline constexpr H5Version kHdf5Version{NDBRIDGE_HDF5_VERSION_MAJOR, NDBRIDGE_HDF5_VERSION_MINOR,
+                                        NDBRIDGE_HDF5_VERSION_RELEASE};
 
 /// One mapping of a virtual dataset (HDF5's VDS): a source dataset in some
 /// file that supplies part of the virtual dataset's elements.
