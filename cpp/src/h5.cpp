@@ -131,12 +131,40 @@ herr_t collect_attribute(hid_t, const char* name, const H5A_info_t*, void* data)
   return 0;
 }
 
+// The order h5py lists an object's attributes in: creation order where the
+// object tracks it (netCDF-4 files, h5py's track_order=True), else names.
+H5_index_t attribute_order(hid_t object) {
+  Handle ocpl;
+  switch (H5Iget_type(object)) {
+    case H5I_GROUP: ocpl = Handle(H5Gget_create_plist(object)); break;
+    case H5I_DATASET: ocpl = Handle(H5Dget_create_plist(object)); break;
+    case H5I_DATATYPE: ocpl = Handle(H5Tget_create_plist(object)); break;
+    default: return H5_INDEX_NAME;
+  }
+  unsigned flags = 0;
+  if (ocpl.get() < 0 || H5Pget_attr_creation_order(ocpl.get(), &flags) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return H5_INDEX_NAME;
+  }
+  return (flags & H5P_CRT_ORDER_TRACKED) != 0 ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
+}
+
 std::vector<std::string> attribute_names(hid_t object, const std::string& what) {
   std::vector<std::string> names;
   hsize_t index = 0;
-  check(H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, collect_attribute, &names),
+  check(H5Aiterate2(object, attribute_order(object), H5_ITER_INC, &index, collect_attribute, &names),
         what + ": cannot list attributes");
   return names;
+}
+
+// Why ndbridge does not read attribute `name` of `object`; empty when it
+// does.
+std::string attribute_refusal(hid_t object, const std::string& name, const std::string& what) {
+  const Handle attr = own(H5Aopen(object, name.c_str(), H5P_DEFAULT), what + ": cannot open");
+  const Handle type = own(H5Aget_type(attr.get()), what + ": cannot read the type");
+  const detail::H5TypeInfo info = detail::describe_h5_type(type.get());
+  if (info.readable()) return {};
+  return "holds " + info.description + " elements, which ndbridge does not read";
 }
 
 // Dimensions of a dataspace; sets `is_null` for H5S_NULL.
@@ -162,6 +190,17 @@ Handle memory_space(const Shape& shape, const std::string& what) {
   if (shape.empty()) return own(H5Screate(H5S_SCALAR), what);
   const std::vector<hsize_t> dims(shape.begin(), shape.end());
   return own(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), what);
+}
+
+// A unicode array of `shape` holding `texts`, `widest` characters wide.
+Array unicode_array(const std::vector<std::u32string>& texts, std::size_t widest, const Shape& shape) {
+  Array out = Array::uninitialized(DType(Kind::Unicode, 4 * widest, native_byte_order()), shape);
+  auto* cells = reinterpret_cast<char32_t*>(out.mutable_bytes());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::copy(texts[i].begin(), texts[i].end(), cells + i * widest);
+    std::fill(cells + i * widest + texts[i].size(), cells + (i + 1) * widest, U'\0');
+  }
+  return out;
 }
 
 // Reads HDF5 variable-length strings into pointers, then into a unicode
@@ -208,17 +247,41 @@ Array read_vlen_strings(const detail::H5TypeInfo& info, const Shape& shape, hid_
     }
     return out;
   }
-  Array out = Array::uninitialized(DType(Kind::Unicode, 4 * widest, native_byte_order()), shape);
-  auto* cells = reinterpret_cast<char32_t*>(out.mutable_bytes());
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    std::copy(texts[i].begin(), texts[i].end(), cells + i * widest);
-    std::fill(cells + i * widest + texts[i].size(), cells + (i + 1) * widest, U'\0');
-  }
-  return out;
+  return unicode_array(texts, widest, shape);
 }
 
-// Reads elements of a dataset or attribute whose selection has `shape`.
-Array read_elements(hid_t file_type, const detail::H5TypeInfo& info, const Shape& shape,
+// Reads object references and turns each into the path of the object it
+// refers to (h5py's f[ref].name); a null reference is "". `location` is
+// any object of the file.
+Array read_object_paths(hid_t location, const Shape& shape, hid_t mem_space,
+                        const std::function<herr_t(hid_t, hid_t, void*)>& read, const std::string& what) {
+  const std::uint64_t count = checked_element_count(shape, sizeof(hobj_ref_t), what);
+  std::vector<hobj_ref_t> refs(static_cast<std::size_t>(count), 0);
+  if (count != 0) check(read(H5T_STD_REF_OBJ, mem_space, refs.data()), what + ": cannot read");
+  std::vector<std::u32string> paths(refs.size());
+  std::size_t widest = 1;
+  std::string name;
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    if (refs[i] == 0) continue;
+    const ssize_t size = H5Rget_name(location, H5R_OBJECT, &refs[i], nullptr, 0);
+    if (size < 0) detail::throw_h5(what + ": element " + std::to_string(i) + " refers to no object");
+    name.assign(static_cast<std::size_t>(size) + 1, '\0');
+    if (H5Rget_name(location, H5R_OBJECT, &refs[i], name.data(), name.size()) < 0) {
+      detail::throw_h5(what + ": element " + std::to_string(i) + " refers to no object");
+    }
+    name.resize(static_cast<std::size_t>(size));
+    if (!detail::utf8_to_utf32(name.c_str(), paths[i])) {
+      throw FormatError(what + ": element " + std::to_string(i) + " refers to an object whose path is not UTF-8: \"" +
+                        detail::printable(name) + "\"");
+    }
+    widest = std::max(widest, paths[i].size());
+  }
+  return unicode_array(paths, widest, shape);
+}
+
+// Reads elements of a dataset or attribute whose selection has `shape`;
+// `location` is the dataset or attribute.
+Array read_elements(hid_t location, hid_t file_type, const detail::H5TypeInfo& info, const Shape& shape,
                     const std::function<herr_t(hid_t mem_type, hid_t mem_space, void*)>& read,
                     const std::string& what) {
   if (!info.readable()) {
@@ -230,6 +293,7 @@ Array read_elements(hid_t file_type, const detail::H5TypeInfo& info, const Shape
     return read_vlen_strings(
         info, shape, space.get(), [&](hid_t t, void* buf) { return read(t, space.get(), buf); }, what);
   }
+  if (info.object_reference) return read_object_paths(location, shape, space.get(), read, what);
   Array out = detail::allocate_for(*info.dtype, shape, false, what);
   if (out.size() == 0) return out;
   const Handle mem_type = detail::h5_memory_type(file_type, info);
@@ -313,6 +377,10 @@ H5Object describe(hid_t object, const std::string& path, const std::string& file
     default: out.kind = H5Object::Kind::Other; break;
   }
   out.attributes = attribute_names(object, what);
+  for (const std::string& attribute : out.attributes) {
+    std::string why = attribute_refusal(object, attribute, what + ": attribute " + object_name(attribute));
+    if (!why.empty()) out.unreadable_attributes.emplace_back(attribute, std::move(why));
+  }
   if (out.kind != H5Object::Kind::Dataset) return out;
 
   const Handle type = own(H5Dget_type(object), what + ": cannot read the type");
@@ -390,11 +458,24 @@ herr_t collect_link(hid_t, const char* name, const H5L_info_t* info, void* data)
   return 0;
 }
 
-// The links of one group, in name order.
+// The links of one group in the order h5py lists them: creation order
+// where the group tracks it (netCDF-4 files, h5py's track_order=True), else
+// name order.
 Links group_links(hid_t file, const std::string& group, const std::string& name) {
   const Handle g = own(H5Gopen2(file, group.c_str(), H5P_DEFAULT),
                        name + ": cannot open " + object_name(group));
+  const Handle gcpl = own(H5Gget_create_plist(g.get()), name + ": cannot open " + object_name(group));
+  unsigned flags = 0;
   Links links;
+  if (H5Pget_link_creation_order(gcpl.get(), &flags) >= 0 && (flags & H5P_CRT_ORDER_TRACKED) != 0) {
+    // Tracked without an index, dense link storage cannot be walked in
+    // that order: then names it is.
+    if (H5Literate(g.get(), H5_INDEX_CRT_ORDER, H5_ITER_INC, nullptr, collect_link, &links) >= 0) {
+      return links;
+    }
+    links.clear();
+  }
+  H5Eclear2(H5E_DEFAULT);
   check(H5Literate(g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_link, &links),
         name + ": cannot walk " + object_name(group));
   return links;
@@ -417,8 +498,8 @@ std::optional<std::string> group_identity(hid_t file, const std::string& path, c
 #endif
 }
 
-// Every link under the root, depth first and in name order within each
-// group (H5Lvisit's order), as paths relative to the root. The walk is ours,
+// Every link under the root, depth first and within each group in the
+// order group_links gives, as paths relative to the root. The walk is ours,
 // not H5Lvisit's: libhdf5 1.10 recurses into subgroups and only notices a
 // group it has seen when the group has several links to it, so a damaged
 // file whose group contains itself overflowed the stack inside HDF5. Here
@@ -529,7 +610,7 @@ Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
   const Handle space = row_selection(d, start, scalar, shape, what);
   const hid_t dset = d.dataset.get();
   const hid_t file_space = d.is_null ? H5S_ALL : space.get();
-  return read_elements(d.type.get(), d.info, shape,
+  return read_elements(dset, d.type.get(), d.info, shape,
                        [&](hid_t mem_type, hid_t mem_space, void* buffer) -> herr_t {
                          if (d.chunks) {
                            d.chunks->read(mem_type, start, shape, buffer);
@@ -770,13 +851,14 @@ std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string&
     const Handle attr = own(H5Aopen(handle.get(), attribute.c_str(), H5P_DEFAULT), what + ": cannot open");
     const Handle type = own(H5Aget_type(attr.get()), what + ": cannot read the type");
     const detail::H5TypeInfo info = detail::describe_h5_type(type.get());
+    if (!info.readable()) continue;  // list() says why
     const Handle space = own(H5Aget_space(attr.get()), what + ": cannot read the dataspace");
     bool is_null = false;
     Shape shape = extent(space.get(), is_null, what);
     if (is_null) shape = {0};
     // Attribute data is never compressed: it must fit in the file.
     require_in_file(shape, H5Tget_size(type.get()), state_->raw.size_at_open(), what);
-    out.emplace_back(attribute, read_elements(type.get(), info, shape,
+    out.emplace_back(attribute, read_elements(attr.get(), type.get(), info, shape,
                                               [&](hid_t mem_type, hid_t, void* buffer) {
                                                 return is_null ? herr_t{0} : H5Aread(attr.get(), mem_type, buffer);
                                               },

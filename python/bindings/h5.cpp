@@ -52,6 +52,9 @@ py::dict to_dict(const H5Object& o) {
   d["path"] = file_text(o.path);
   d["kind"] = kind_name(o.kind);
   d["attributes"] = file_texts(o.attributes);
+  py::dict unreadable;
+  for (const auto& [name, why] : o.unreadable_attributes) unreadable[file_text(name)] = file_text(why);
+  d["unreadable_attributes"] = unreadable;
   d["error"] = o.error.empty() ? py::object(py::none()) : py::object(file_text(o.error));
   if (o.kind == H5Object::Kind::Dataset && !o.error.empty()) {
     // Nothing but the kind is known of a dataset libhdf5 cannot open.

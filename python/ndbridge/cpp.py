@@ -182,8 +182,10 @@ def write_npz(
 def list_h5(path: PathLike) -> list[dict[str, Any]]:
     """Describe every group and dataset of an HDF5 file, read by the C++ library.
 
-    Each entry has ``path``, ``kind`` ("group", "dataset", ...) and
-    ``attributes`` (names); datasets also have ``dtype`` (numpy's type string,
+    Each entry has ``path``, ``kind`` ("group", "dataset", ...),
+    ``attributes`` (names, in the order h5py lists them) and
+    ``unreadable_attributes`` (``{name: why}`` for those ``read_h5_attrs``
+    leaves out); datasets also have ``dtype`` (numpy's type string,
     or None when ndbridge cannot read the type), ``readable``, ``type``
     (HDF5's description), ``shape``, ``null_dataspace``, ``layout``,
     ``chunks``, ``filters`` and ``virtual_sources``: for a virtual dataset
@@ -193,6 +195,10 @@ def list_h5(path: PathLike) -> list[dict[str, Any]]:
     or why libhdf5 cannot open the object (a newer format version than it
     reads, a damaged header); a dataset's other fields are then None, and
     the rest of the file is still listed.
+
+    Within a group, objects come in creation order where the group tracks
+    it (netCDF-4 files, h5py's ``track_order=True``), else in name order,
+    as h5py lists them.
     """
     return _core.list_h5(path)
 
@@ -221,7 +227,15 @@ def _attribute_values(raw: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def read_h5_attrs(path: PathLike, obj: str = "/") -> dict[str, Any]:
-    """The attributes of a group or dataset: scalars as numpy scalars, else arrays."""
+    """The attributes of a group or dataset: scalars as numpy scalars, else arrays.
+
+    In the order h5py lists them. Object references read as the path of the
+    object they refer to (h5py's ``f[ref].name``; ``""`` for a null one). An
+    attribute of a type ndbridge does not read (a compound, a
+    variable-length sequence such as netCDF's ``DIMENSION_LIST``) is left
+    out and the others are read; ``list_h5`` names it and says why. A null
+    attribute (``h5py.Empty``) is a zero-length array of its type.
+    """
     return _attribute_values(_core.read_h5_attrs(path, obj))
 
 

@@ -84,8 +84,13 @@ struct H5Object {
   std::vector<std::string> filters;
   /// Virtual datasets: every source mapping, in the order HDF5 stores them.
   std::vector<H5VirtualSource> virtual_sources;
-  /// Names of the attributes attached to this object.
+  /// Names of the attributes attached to this object, in the order h5py
+  /// lists them: creation order where the object tracks it, else by name.
   std::vector<std::string> attributes;
+  /// The attributes H5File::attributes() leaves out, as (name, why): types
+  /// ndbridge does not read (compounds, variable-length sequences such as
+  /// netCDF's DIMENSION_LIST, region references...).
+  std::vector<std::pair<std::string, std::string>> unreadable_attributes;
   /// Set when libhdf5 cannot open the object (a format version newer than
   /// it reads, a damaged object header): its reason. Only `path` and `kind`
   /// are known then; the rest of the listing is unaffected.
@@ -131,7 +136,9 @@ class H5File {
   /// Closes the file and every dataset kept open.
   ~H5File();
 
-  /// Every group and dataset, depth first in name order, the root group first.
+  /// Every group and dataset, depth first, the root group first; within a
+  /// group in creation order where the group tracks it (as h5py lists it:
+  /// netCDF-4 files, h5py's track_order=True), else in name order.
   std::vector<H5Object> list() const;
   /// What list() says about one object. Throws NotFoundError if absent.
   H5Object info(const std::string& object) const;
@@ -151,7 +158,13 @@ class H5File {
   /// strings: use read_rows()); otherwise as read_rows().
   void read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop,
                       void* buffer, std::uint64_t size) const;
-  /// The attributes of a group or dataset, in name order; scalars are 0-d.
+  /// The attributes of a group or dataset, in the order list() gives
+  /// their names; scalars are 0-d. Object references read as the path of
+  /// the object they refer to ("" for a null reference), as h5py's
+  /// f[ref].name. An attribute of a type ndbridge does not read is left out
+  /// (list() and info() name it, with the reason) and does not stop the
+  /// others; a null attribute (h5py.Empty) is a zero-length 1-d array of its
+  /// type. Throws NotFoundError, H5Error for a damaged attribute.
   std::vector<std::pair<std::string, Array>> attributes(const std::string& object) const;
 
   /// The path the file was opened with.

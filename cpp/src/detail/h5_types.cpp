@@ -159,7 +159,14 @@ H5TypeInfo describe_h5_type(hid_t type) {
     case H5T_STRING: return describe_string(type);
     case H5T_BITFIELD: return {std::nullopt, false, "bitfield"};
     case H5T_OPAQUE: return {std::nullopt, false, "opaque"};
-    case H5T_REFERENCE: return {std::nullopt, false, "object reference"};
+    case H5T_REFERENCE: {
+      H5TypeInfo info{std::nullopt, false, "region reference"};
+      if (H5Tequal(type, H5T_STD_REF_OBJ) > 0) {
+        info.object_reference = true;
+        info.description = "object reference";
+      }
+      return info;
+    }
     case H5T_VLEN: return {std::nullopt, false, "variable-length sequence"};
     case H5T_ARRAY: return {std::nullopt, false, "array type"};
     case H5T_TIME: return {std::nullopt, false, "time"};

@@ -24,10 +24,13 @@ struct H5TypeInfo {
   std::optional<DType> dtype;
   /// Variable-length string: read as unicode text (bytes when not UTF-8).
   bool vlen_string = false;
-  /// Readable at all (dtype or vlen_string).
-  bool readable() const noexcept { return dtype.has_value() || vlen_string; }
+  /// Readable at all (dtype, vlen_string or object_reference).
+  bool readable() const noexcept { return dtype.has_value() || vlen_string || object_reference; }
   /// A human description: "32-bit little-endian float", "h5py bool enum"...
   std::string description;
+  /// Object reference (h5py's Reference): read as the referenced object's
+  /// path, as h5py's f[ref].name gives it.
+  bool object_reference = false;
   /// Strings: the character set the file labels them with.
   H5T_cset_t cset = H5T_CSET_ASCII;
   /// Fixed-length strings: how the file pads them.
