@@ -23,6 +23,7 @@
 #include "detail/h5_call.hpp"
 #include "detail/h5_chunks.hpp"
 #include "detail/h5_filters.hpp"
+#include "detail/h5_plugins.hpp"
 #include "detail/h5_types.hpp"
 #include "detail/h5_virtual.hpp"
 #include "detail/text.hpp"
@@ -113,7 +114,7 @@ Handle open_dataset(hid_t file, const std::string& name, const std::string& file
   return object;
 }
 
-std::string filter_name(H5Z_filter_t id, const char* hdf5_name) {
+std::string filter_name(H5Z_filter_t id, const std::string& hdf5_name) {
   switch (id) {
     case H5Z_FILTER_DEFLATE: return "gzip";
     case H5Z_FILTER_SHUFFLE: return "shuffle";
@@ -122,7 +123,7 @@ std::string filter_name(H5Z_filter_t id, const char* hdf5_name) {
     case H5Z_FILTER_NBIT: return "nbit";
     case H5Z_FILTER_SCALEOFFSET: return "scaleoffset";
     case 32000: return "lzf";
-    default: return "filter " + std::to_string(id) + (hdf5_name[0] ? std::string(" (") + hdf5_name + ")" : "");
+    default: return "filter " + std::to_string(id) + (hdf5_name.empty() ? "" : " (" + hdf5_name + ")");
   }
 }
 
@@ -400,16 +401,16 @@ H5Object describe(hid_t object, const std::string& path, const std::string& file
     out.chunks = Shape(chunk, chunk + rank);
   }
   if (layout == H5D_VIRTUAL) out.virtual_sources = detail::virtual_sources(dcpl.get(), origin, what);
-  const int filters = H5Pget_nfilters(dcpl.get());
-  for (int k = 0; k < filters; ++k) {
-    unsigned flags = 0, config = 0;
-    std::size_t count = 0;
-    char name[64] = {};
-    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(k), &flags, &count,
-                                           nullptr, sizeof name, name, &config);
-    if (id < 0) detail::throw_h5(what + ": cannot read the filter pipeline");
-    out.filters.push_back(filter_name(id, name));
+  const std::vector<detail::PipelineFilter> pipeline = detail::filter_pipeline(dcpl.get(), what);
+  for (const detail::PipelineFilter& f : pipeline) out.filters.push_back(filter_name(f.id, f.name));
+  if (layout == H5D_CHUNKED && out.readable && !out.null_dataspace) {
+    // What a read would refuse (detail/h5_chunks.cpp), said here already.
+    const bool fixed_size = !(H5Tdetect_class(type.get(), H5T_VLEN) > 0 && !info.vlen_string) &&
+                            H5Tget_class(type.get()) != H5T_REFERENCE;
+    out.unreadable_reason = detail::pipeline_refusal(pipeline, fixed_size, file_name + ": dataset " + object_name(path));
+    out.readable = out.unreadable_reason.empty();
   }
+  if (!info.readable()) out.unreadable_reason = "it holds " + info.description + " elements, which ndbridge does not read";
   return out;
 }
 
@@ -540,6 +541,8 @@ Links walk_links(hid_t file, const std::string& name) {
 }
 
 }  // namespace
+
+void h5_append_plugin_path(const std::filesystem::path& folder) { detail::append_plugin_folder(folder); }
 
 // H5File --------------------------------------------------------------------
 

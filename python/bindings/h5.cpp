@@ -60,12 +60,14 @@ py::dict to_dict(const H5Object& o) {
     // Nothing but the kind is known of a dataset libhdf5 cannot open.
     for (const char* key : {"dtype", "type", "shape", "layout", "chunks"}) d[key] = py::none();
     d["readable"] = false;
+    d["unreadable_reason"] = file_text(o.error);
     d["null_dataspace"] = false;
     d["filters"] = py::list();
     d["virtual_sources"] = py::list();
   } else if (o.kind == H5Object::Kind::Dataset) {
     d["dtype"] = o.dtype ? py::object(py::str(o.dtype->descr())) : py::object(py::none());
     d["readable"] = o.readable;
+    d["unreadable_reason"] = o.unreadable_reason.empty() ? py::object(py::none()) : py::object(file_text(o.unreadable_reason));
     d["type"] = file_text(o.type);
     d["shape"] = py::tuple(py::cast(o.shape));
     d["null_dataspace"] = o.null_dataspace;
@@ -239,6 +241,7 @@ void register_h5(py::module_& m) {
       .def("attributes", [](OpenH5& f, const std::string& o) { return read_attributes(f.file(), o); },
            py::arg("object"))
       .def("close", &OpenH5::close);
+  m.def("append_h5_plugin_path", &h5_append_plugin_path, py::arg("folder"));
   m.def(
       "list_h5",
       [](const std::filesystem::path& path) {

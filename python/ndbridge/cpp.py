@@ -6,6 +6,7 @@ that round-trips an array through them checks what the C++ side will see.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Union
@@ -39,6 +40,31 @@ __all__ = [
     "write_npy",
     "write_npz",
 ]
+
+
+#: Set to "0" to keep ``ndbridge.cpp`` from adding hdf5plugin's plugins
+#: folder to libhdf5's plugin path (HDF5_PLUGIN_PATH is honoured either way).
+HDF5PLUGIN_ENV = "NDBRIDGE_HDF5PLUGIN"
+
+
+def _use_hdf5plugin() -> None:
+    # hdf5plugin's filters (Blosc, Zstd, LZ4, Bitshuffle, BZip2...) are in
+    # data files everywhere; when it is installed, its plugins folder goes
+    # after HDF5_PLUGIN_PATH's. Found without importing it (that imports
+    # h5py and registers the filters with h5py's own libhdf5, not ours).
+    if os.environ.get(HDF5PLUGIN_ENV, "1") == "0" or not getattr(_core, "with_hdf5", False):
+        return
+    spec = importlib.util.find_spec("hdf5plugin")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    for location in spec.submodule_search_locations:
+        folder = os.path.join(location, "plugins")
+        if os.path.isdir(folder):
+            _core.append_h5_plugin_path(folder)
+            return
+
+
+_use_hdf5plugin()
 
 
 def _row_range(rows: tuple[int, int]) -> tuple[int, int]:
@@ -194,7 +220,9 @@ def list_h5(path: PathLike) -> list[dict[str, Any]]:
     read (None when it is missing), else an empty list. ``error`` is None,
     or why libhdf5 cannot open the object (a newer format version than it
     reads, a damaged header); a dataset's other fields are then None, and
-    the rest of the file is still listed.
+    the rest of the file is still listed. ``unreadable_reason`` says why a
+    dataset is not ``readable`` (a type ndbridge does not read, a filter
+    whose plugin is not found), else None.
 
     Within a group, objects come in creation order where the group tracks
     it (netCDF-4 files, h5py's ``track_order=True``), else in name order,

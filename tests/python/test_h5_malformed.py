@@ -529,13 +529,16 @@ def test_names_that_are_not_utf8_still_list(tmp_path: Path) -> None:
 
 def test_compressors_whose_output_is_not_checked_are_refused(tmp_path: Path) -> None:
     # libhdf5 1.10 takes a filter's output as the chunk however short it is;
-    # the reader checks what gzip and lzf give back, and reads nothing else.
+    # the reader checks what gzip, lzf and filter plugins give back, and
+    # reads nothing else; the listing says so before any read.
     path = tmp_path / "scaleoffset.h5"
     with h5py.File(path, "w", libver="earliest") as f:
         f.create_dataset("x", data=np.arange(64, dtype="<i4").reshape(8, 8), scaleoffset=0)
     [entry] = [e for e in cpp.list_h5(path) if e["path"] == "/x"]
     assert entry["filters"] == ["scaleoffset"]
+    assert entry["readable"] is False and "filter 6 (scaleoffset)" in entry["unreadable_reason"]
     for read in (lambda: cpp.read_h5(path, "x"), lambda: cpp.read_h5(path, "x", rows=(0, 1))):
-        with pytest.raises(ndbridge.UnsupportedError, match=r"filter 6 .*gzip or lzf") as info:
+        refused = r"filter 6 .*gzip, lzf or a filter plugin"
+        with pytest.raises(ndbridge.UnsupportedError, match=refused) as info:
             read()
         assert names_file(info.value, path)

@@ -39,6 +39,15 @@ struct H5Version {
 inline constexpr H5Version kHdf5Version{NDBRIDGE_HDF5_VERSION_MAJOR, NDBRIDGE_HDF5_VERSION_MINOR,
                                         NDBRIDGE_HDF5_VERSION_RELEASE};
 
+/// Adds `folder` at the end of the folders libhdf5 looks for filter plugins
+/// in (after HDF5_PLUGIN_PATH's, or its default /usr/local/hdf5/lib/plugin),
+/// once per folder: e.g. the plugins folder of the Python package
+/// hdf5plugin, which ndbridge.cpp adds by itself. ndbridge loads a filter's
+/// plugin from there the first time a dataset needs it, and checks what it
+/// decompresses to (exactly the chunk's size) before libhdf5 uses it.
+/// Throws H5Error if libhdf5 refuses the folder.
+void h5_append_plugin_path(const std::filesystem::path& folder);
+
 /// One mapping of a virtual dataset (HDF5's VDS): a source dataset in some
 /// file that supplies part of the virtual dataset's elements.
 struct H5VirtualSource {
@@ -65,9 +74,12 @@ struct H5Object {
   Kind kind = Kind::Other;  ///< group, dataset, ...
   /// Datasets: the element type, or nothing when ndbridge cannot read it.
   std::optional<DType> dtype;
-  /// Datasets: whether read() can read it (variable-length strings have no
-  /// fixed dtype until read, yet are readable).
+  /// Datasets: whether read() can read it here (variable-length strings
+  /// have no fixed dtype until read, yet are readable; a filter whose
+  /// plugin is missing makes a dataset unreadable).
   bool readable = false;
+  /// Datasets that are not readable: why, as read() would say it.
+  std::string unreadable_reason;
   /// Datasets: HDF5's own description of the type ("16-bit little-endian
   /// integer", "h5py bool enum", "variable-length UTF-8 string", ...).
   std::string type;
@@ -80,7 +92,8 @@ struct H5Object {
   std::string layout;
   /// Datasets with chunked layout: the chunk dimensions.
   std::optional<Shape> chunks;
-  /// Datasets: the filter pipeline in order ("shuffle", "gzip", "lzf", ...).
+  /// Datasets: the filter pipeline in order ("shuffle", "gzip", "lzf",
+  /// "filter 32001 (blosc)"...).
   std::vector<std::string> filters;
   /// Virtual datasets: every source mapping, in the order HDF5 stores them.
   std::vector<H5VirtualSource> virtual_sources;

@@ -99,32 +99,16 @@ H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shap
     throw FormatError(what_ + ": its chunks would hold " + std::to_string(chunk_bytes_) +
                       " bytes, more than HDF5 allows (damaged layout)");
   }
-  const int filters = H5Pget_nfilters(dcpl);
-  if (filters < 0) throw_h5(what_ + ": cannot read the filter pipeline");
-  for (int k = 0; k < filters; ++k) {
-    unsigned flags = 0;
-    std::size_t count = 0;
-    char name[64] = {};
-    const H5Z_filter_t id =
-        H5Pget_filter2(dcpl, static_cast<unsigned>(k), &flags, &count, nullptr, sizeof name, name, nullptr);
-    if (id == H5Z_FILTER_SHUFFLE || id == H5Z_FILTER_FLETCHER32) {
-      if (id == H5Z_FILTER_FLETCHER32 && resizer_ < 0) ++checksums_before_;
-    } else if (resizer_ >= 0 || chunk_bytes_ == 0 ||
-               !(id == H5Z_FILTER_DEFLATE || (id == kLzf && lzf_checks_chunk_size()))) {
-      // libhdf5 1.10 takes any filter's output as the chunk, however short:
-      // only the filters whose output ndbridge checks are read. Refused
-      // when a read is asked for, so that the dataset still lists.
-      if (unsupported_.empty()) {
-        unsupported_ = what_ + ": its filter pipeline has filter " + std::to_string(id) +
-                       (name[0] ? std::string(" (") + name + ")" : std::string()) +
-                       (resizer_ >= 0 ? " after another compressor" : "") +
-                       "; ndbridge reads chunks compressed once, with gzip or lzf, "
-                       "optionally with shuffle and fletcher32";
-      }
-    } else {
-      resizer_ = k;
+  // Which pipelines are read is pipeline_refusal's to say; refused when a
+  // read is asked for, so that the dataset still lists.
+  const std::vector<PipelineFilter> pipeline = filter_pipeline(dcpl, what_);
+  unsupported_ = pipeline_refusal(pipeline, chunk_bytes_ != 0, what_);
+  for (const PipelineFilter& f : pipeline) {
+    if (f.id == H5Z_FILTER_FLETCHER32 && resizer_ < 0) ++checksums_before_;
+    if (f.id != H5Z_FILTER_SHUFFLE && f.id != H5Z_FILTER_FLETCHER32 && resizer_ < 0) {
+      resizer_ = static_cast<int>(filters_.size());
     }
-    filters_.push_back(id);
+    filters_.push_back(f.id);
   }
   if (total <= kMaxRemembered) checked_.assign(static_cast<std::size_t>(total), false);
   // gzip, with or without shuffle, over fixed-size elements (read as they
