@@ -542,3 +542,52 @@ def test_compressors_whose_output_is_not_checked_are_refused(tmp_path: Path) -> 
         with pytest.raises(ndbridge.UnsupportedError, match=refused) as info:
             read()
         assert names_file(info.value, path)
+
+
+def chunk_key_offset(path: Path, key: int) -> int:
+    """File offset of the first coordinate of key ``key`` in the v1 B-tree
+    node indexing a 1-d dataset's chunks (h5py's libver="earliest")."""
+    data = path.read_bytes()
+    node = data.find(b"TREE")
+    while node >= 0 and data[node + 4] != 1:  # node type 1: raw data chunks
+        node = data.find(b"TREE", node + 1)
+    assert node >= 0 and data[node + 5] == 0  # a leaf
+    # Header 24 bytes; each key: size (4), filter mask (4), 2 coordinates (8
+    # each); a child address (8) between keys.
+    return node + 24 + key * (24 + 8) + 8
+
+
+@pytest.mark.parametrize(
+    ("coordinate", "outcome"),
+    [(50, "outside"), (57, "outside"), (20, "missing"), (13, "rounded")],
+    ids=["past-extent", "past-extent-unaligned", "duplicate", "unaligned"],
+)
+def test_damaged_chunk_coordinates_never_read_wrong_data(
+    tmp_path: Path, coordinate: int, outcome: str
+) -> None:
+    """A chunk record whose coordinates were damaged: libhdf5 1.10 rounds
+    them down and looks chunks up by them, so the chunk they should name
+    read as zeros, or another chunk's data. Every chunk's coordinates are
+    checked (a multiple of the chunk shape inside the extent) and, where
+    the index has a record per chunk, a chunk without one is an error."""
+    path = tmp_path / "coords.h5"
+    data = np.arange(40, dtype="<i4") + 1
+    with h5py.File(path, "w", libver="earliest") as f:
+        f.create_dataset("x", data=data, chunks=(10,))
+    at = chunk_key_offset(path, 1)
+    assert struct.unpack("<Q", path.read_bytes()[at : at + 8]) == (10,)
+    patch(path, at, struct.pack("<Q", coordinate))
+    if outcome == "rounded":
+        # 13 rounds down to the chunk at 10, the right one: libhdf5 1.10
+        # reads the right data; a libhdf5 that sees 13 refuses the record.
+        try:
+            got = cpp.read_h5(path, "x")
+        except ndbridge.FormatError as e:
+            assert "(13,)" in str(e) and "damaged chunk index" in str(e)
+        else:
+            assert got.tolist() == data.tolist()
+        return
+    expected = "not those of a chunk" if outcome == "outside" else "has no record"
+    for rows in (None, (10, 20), (0, 40)):
+        with pytest.raises(ndbridge.FormatError, match=rf"coords\.h5.*'x'.*{expected}"):
+            cpp.read_h5(path, "x", rows=rows)

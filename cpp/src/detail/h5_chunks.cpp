@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 #include <limits>
+#include <exception>
 #include <sstream>
 
 #include <zlib.h>
@@ -25,7 +26,11 @@ constexpr std::uint64_t kMaxChunksPerRead = 4096;
 // (one bit each); larger ones are checked on every read that touches them.
 constexpr std::uint64_t kMaxRemembered = std::uint64_t{1} << 24;
 
-constexpr H5Z_filter_t kLzf = 32000;
+#if !H5_VERSION_GE(1, 14, 0)
+// Chunk indexes up to this many records are walked whole on libhdf5 1.10,
+// one H5Dget_chunk_info call (itself a walk) per record.
+constexpr hsize_t kMaxRecordsWalked = 256;
+#endif
 
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
   if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) {
@@ -124,6 +129,7 @@ H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shap
 
 void H5Chunks::read(hid_t mem_type, std::uint64_t start, const Shape& shape, void* buffer) const {
   if (!unsupported_.empty()) throw UnsupportedError(unsupported_);
+  std::call_once(index_checked_, [this] { check_index(); });
   for (const auto n : shape) {
     if (n == 0) return;
   }
@@ -145,6 +151,67 @@ void H5Chunks::read(hid_t mem_type, std::uint64_t start, const Shape& shape, voi
         H5Dread(dataset_, mem_type, mem_space.get(), file_space.get(), H5P_DEFAULT, buffer),
         what_ + ": cannot read");
   }
+}
+
+void H5Chunks::check_record(const hsize_t* offset) const {
+  for (std::size_t k = 0; k < dims_.size(); ++k) {
+    if (offset[k] % chunk_[k] != 0 || offset[k] >= dims_[k]) {
+      const std::vector<hsize_t> at(offset, offset + dims_.size());
+      throw FormatError(what_ + ": a chunk record has the coordinates " + coordinates(at) +
+                        ", which are not those of a chunk (multiples of " + coordinates(chunk_) +
+                        " inside " + coordinates(dims_) + "; damaged chunk index)");
+    }
+  }
+}
+
+void H5Chunks::check_index() const {
+  hsize_t records = 0;
+  const Handle space = own(H5Dget_space(dataset_), what_ + ": cannot read the dataspace");
+  if (H5Dget_num_chunks(dataset_, space.get(), &records) < 0) throw_h5(what_ + ": cannot count its chunks");
+  std::uint64_t total = 1;
+  for (const hsize_t n : grid_) total = saturating_mul(total, n);
+  if (records > total) {
+    throw FormatError(what_ + " has " + std::to_string(records) + " chunk records, but its extent holds " +
+                      std::to_string(total) + " chunks (damaged chunk index)");
+  }
+  complete_ = records == total;
+#if H5_VERSION_GE(1, 14, 0)
+  // One walk over the index.
+  struct Walk {
+    const H5Chunks* self;
+    std::exception_ptr error;
+  } walk{this, nullptr};
+  const auto visit = [](const hsize_t* offset, unsigned, haddr_t, hsize_t, void* data) -> int {
+    auto* w = static_cast<Walk*>(data);
+    try {
+      w->self->check_record(offset);
+      return 0;
+    } catch (...) {
+      w->error = std::current_exception();
+      return -1;
+    }
+  };
+  const herr_t walked = H5Dchunk_iter(dataset_, H5P_DEFAULT, visit, &walk);
+  if (walk.error) std::rethrow_exception(walk.error);
+  if (walked < 0) throw_h5(what_ + ": cannot walk its chunk index");
+#else
+  // libhdf5 1.10 walks the index anew for each record asked for: only small
+  // indexes are walked whole. (It rounds coordinates down when it reads
+  // them, so only those outside the extent show here; a complete index
+  // shows the rest as a chunk without a record.)
+  if (records <= kMaxRecordsWalked) {
+    std::vector<hsize_t> offset(dims_.size());
+    for (hsize_t i = 0; i < records; ++i) {
+      unsigned mask = 0;
+      haddr_t address = 0;
+      hsize_t size = 0;
+      if (H5Dget_chunk_info(dataset_, space.get(), i, offset.data(), &mask, &address, &size) < 0) {
+        throw_h5(what_ + ": cannot read its chunk index");
+      }
+      check_record(offset.data());
+    }
+  }
+#endif
 }
 
 std::vector<H5Chunks::Slab> H5Chunks::slabs(std::uint64_t start, std::uint64_t rows) const {
@@ -241,6 +308,16 @@ bool H5Chunks::stored(const std::vector<hsize_t>& origin) const {
   return H5Dread_chunk(dataset_, H5P_DEFAULT, origin.data(), &mask, raw_.data()) >= 0;
 }
 
+bool H5Chunks::never_written(const std::vector<hsize_t>& origin) const {
+  H5Eclear2(H5E_DEFAULT);
+  if (complete_) {
+    throw FormatError(what_ + ": the chunk at " + coordinates(origin) +
+                      " has no record, though the index has as many records as the dataset has chunks: "
+                      "a record's coordinates are wrong (damaged chunk index)");
+  }
+  return false;
+}
+
 bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
   const std::string chunk = what_ + ": the chunk at " + coordinates(origin);
   hsize_t size = 0;
@@ -248,11 +325,11 @@ bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin) const {
     // libhdf5 1.10 fails here for a chunk never written (when others were),
     // which reads as the fill value. A record it cannot look up at all fails
     // the read itself the same way, with an error: nothing unsafe gets by.
-    return false;
+    return never_written(origin);
   }
   // Unfiltered chunks report the layout's size, whatever their record says
   // (and libhdf5 reads that many bytes), so only a filtered one can say 0.
-  if (size == 0 && (filters_.empty() || !stored(origin))) return false;  // never written
+  if (size == 0 && (filters_.empty() || !stored(origin))) return never_written(origin);
   if (size == 0) throw FormatError(chunk + " is stored in 0 bytes (damaged chunk record)");
   std::uint64_t file_size = file_.size_at_open();
   if (size > file_size) file_size = file_.size();  // grown since?

@@ -76,8 +76,19 @@ class H5Chunks {
   // to its place in the output, which holds rows from `start`.
   void copy_out(const std::vector<hsize_t>& origin, const std::vector<hsize_t>& from,
                 const std::vector<hsize_t>& count, std::uint64_t start, std::byte* buffer) const;
+  // What check_chunk says of a chunk without a record: false (it reads as
+  // the fill value), unless the index is complete.
+  bool never_written(const std::vector<hsize_t>& origin) const;
   // Whether the chunk at `origin` has a record (with an address) at all.
   bool stored(const std::vector<hsize_t>& origin) const;
+  // Checks the chunk index as a whole, once: no more records than the
+  // extent has chunks, and each record's coordinates a multiple of the
+  // chunk shape inside the extent. libhdf5 1.10 rounds a coordinate down
+  // and looks chunks up by it, so a damaged one reads the chunk it names
+  // as never written (the fill value) or another chunk's data.
+  void check_index() const;
+  // One record's coordinates, for check_index.
+  void check_record(const hsize_t* offset) const;
 
   hid_t dataset_;
   const File& file_;
@@ -96,6 +107,8 @@ class H5Chunks {
   mutable unsigned raw_mask_ = 0;  // its filter mask
   mutable std::vector<char> decoded_;  // the chunk inflated
   bool decodes_ = false;  // whether reads go through read_decoded
+  mutable std::once_flag index_checked_;
+  mutable bool complete_ = false;  // every chunk has a record: none may be missing
   std::size_t element_size_ = 0;  // bytes per element in the file
 };
 
