@@ -34,6 +34,7 @@ constexpr std::size_t kLzfMaxRatio = 88;
 void push_error(const char* what) {
   H5Epush2(H5E_DEFAULT, __FILE__, "ndbridge_filter", __LINE__, H5E_ERR_CLS, H5E_PLINE,
            H5E_CANTFILTER, "%s", what);
+  note_filter_error(what);
 }
 
 herr_t lzf_set_local(hid_t dcpl, hid_t type, hid_t) {
@@ -186,7 +187,10 @@ bool chunk_size_expected(std::size_t size, const char* filter) {
   return false;
 }
 
-ExpectChunkBytes::ExpectChunkBytes(std::uint64_t bytes) noexcept { expected_bytes = bytes; }
+ExpectChunkBytes::ExpectChunkBytes(std::uint64_t bytes) noexcept {
+  expected_bytes = bytes;
+  note_filter_error("");
+}
 
 ExpectChunkBytes::~ExpectChunkBytes() { expected_bytes = 0; }
 
