@@ -859,8 +859,20 @@ std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string&
     bool is_null = false;
     Shape shape = extent(space.get(), is_null, what);
     if (is_null) shape = {0};
-    // Attribute data is never compressed: it must fit in the file.
+    // Attribute data is never compressed: it must fit in the file, and be
+    // as large as its shape and type say (libhdf5 copies that much out of
+    // what the attribute message holds, however short).
     require_in_file(shape, H5Tget_size(type.get()), state_->raw.size_at_open(), what);
+    const std::uint64_t element =
+        info.object_reference ? H5Tget_size(type.get()) : detail::h5_stored_element_size(attr.get(), type.get(), what);
+    if (!is_null && element != 0) {
+      const std::uint64_t expected = checked_element_count(shape, element, what) * element;
+      const hsize_t stored = H5Aget_storage_size(attr.get());
+      if (stored != expected) {
+        throw FormatError(what + " stores " + std::to_string(stored) + " bytes, but its shape and type need " +
+                          std::to_string(expected) + " (damaged attribute)");
+      }
+    }
     out.emplace_back(attribute, read_elements(attr.get(), type.get(), info, shape,
                                               [&](hid_t mem_type, hid_t, void* buffer) {
                                                 return is_null ? herr_t{0} : H5Aread(attr.get(), mem_type, buffer);

@@ -591,3 +591,13 @@ def test_damaged_chunk_coordinates_never_read_wrong_data(
     for rows in (None, (10, 20), (0, 40)):
         with pytest.raises(ndbridge.FormatError, match=rf"coords\.h5.*'x'.*{expected}"):
             cpp.read_h5(path, "x", rows=rows)
+
+
+def test_attribute_shorter_than_its_type_is_refused() -> None:
+    """An attribute message holding fewer bytes than its shape and type
+    need (found by fuzzing against libhdf5 1.14.5, which copied past the
+    message's buffer): a FormatError naming the attribute, not a read."""
+    path = Path(__file__).parents[2] / "fuzz/regressions/h5/attribute-shorter-than-its-type"
+    short = r"attribute 'title' of '/' stores 1 bytes.*need 16 \(damaged attribute\)"
+    with pytest.raises(ndbridge.FormatError, match=short):
+        cpp.read_h5_attrs(path, "/")

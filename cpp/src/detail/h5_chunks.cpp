@@ -12,6 +12,7 @@
 #include "detail/file.hpp"
 #include "detail/h5_call.hpp"
 #include "detail/h5_filters.hpp"
+#include "detail/h5_types.hpp"
 #include "ndbridge/error.hpp"
 
 namespace ndbridge::detail {
@@ -47,23 +48,6 @@ std::string coordinates(const std::vector<hsize_t>& origin) {
   return out.str();
 }
 
-// Bytes one element takes in the file's chunks; 0 when unknown.
-std::uint64_t stored_element_size(hid_t dataset, hid_t file_type, const std::string& what) {
-  if (check_tri(H5Tis_variable_str(file_type), what + ": cannot read the type")) {
-    // A variable-length string is stored as a global heap reference: a
-    // 4-byte length, the heap collection's address, a 4-byte index.
-    const Handle file = own(H5Iget_file_id(dataset), what + ": cannot find its file");
-    const Handle fcpl = own(H5Fget_create_plist(file.get()), what + ": cannot read the file's settings");
-    std::size_t address_size = 0, length_size = 0;
-    check(H5Pget_sizes(fcpl.get(), &address_size, &length_size), what + ": cannot read the file's settings");
-    return 4 + address_size + 4;
-  }
-  if (H5Tdetect_class(file_type, H5T_VLEN) != 0 || H5Tget_class(file_type) == H5T_REFERENCE) {
-    return 0;  // sizes in memory and in the file differ; ndbridge does not read these anyway
-  }
-  return H5Tget_size(file_type);
-}
-
 // Steps `at` to the next index of the box [lo, hi), the last axis fastest;
 // false after the last one.
 bool advance(std::vector<hsize_t>& at, const std::vector<hsize_t>& lo, const std::vector<hsize_t>& hi) {
@@ -91,7 +75,7 @@ H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shap
   if (H5Pget_chunk(dcpl, static_cast<int>(chunk_.size()), chunk_.data()) != static_cast<int>(dims_.size())) {
     throw FormatError(what_ + ": its chunk shape does not match its dataspace (damaged layout)");
   }
-  chunk_bytes_ = stored_element_size(dataset, file_type, what_);
+  chunk_bytes_ = h5_stored_element_size(dataset, file_type, what_);
   std::uint64_t total = 1;
   for (std::size_t k = 0; k < dims_.size(); ++k) {
     if (chunk_[k] == 0) throw FormatError(what_ + ": a chunk dimension is 0 (damaged layout)");

@@ -241,6 +241,22 @@ Handle h5_memory_type(hid_t file_type, const H5TypeInfo& info) {
   return own(H5Tcopy(file_type), "cannot copy an HDF5 type");
 }
 
+std::uint64_t h5_stored_element_size(hid_t object, hid_t file_type, const std::string& what) {
+  if (check_tri(H5Tis_variable_str(file_type), what + ": cannot read the type")) {
+    // A variable-length string is stored as a global heap reference: a
+    // 4-byte length, the heap collection's address, a 4-byte index.
+    const Handle file = own(H5Iget_file_id(object), what + ": cannot find its file");
+    const Handle fcpl = own(H5Fget_create_plist(file.get()), what + ": cannot read the file's settings");
+    std::size_t address_size = 0, length_size = 0;
+    check(H5Pget_sizes(fcpl.get(), &address_size, &length_size), what + ": cannot read the file's settings");
+    return 4 + address_size + 4;
+  }
+  if (H5Tdetect_class(file_type, H5T_VLEN) != 0 || H5Tget_class(file_type) == H5T_REFERENCE) {
+    return 0;  // sizes in memory and in the file differ
+  }
+  return H5Tget_size(file_type);
+}
+
 void unpad_strings(const H5TypeInfo& info, std::byte* data, std::uint64_t count) {
   if (!info.dtype || info.dtype->kind() != Kind::Bytes || info.padding == H5T_STR_NULLPAD) return;
   const std::size_t size = info.dtype->itemsize();

@@ -56,6 +56,13 @@ Handle h5_vlen_string_type(H5T_cset_t cset = H5T_CSET_UTF8);
 /// asking for another made the result depend on what was read before).
 Handle h5_memory_type(hid_t file_type, const H5TypeInfo& info);
 
+/// Bytes one element of `file_type` takes where `object` (any object of
+/// the file) stores it: its size, but for a variable-length string the
+/// global heap reference (a 4-byte length, an address, a 4-byte index); 0
+/// for other variable-length types and references, whose stored size
+/// ndbridge does not need. Throws H5Error naming `what`.
+std::uint64_t h5_stored_element_size(hid_t object, hid_t file_type, const std::string& what);
+
 /// Fixed-length strings `data` (`count` of `info.dtype`'s size, as read
 /// with h5_memory_type) padded as h5py gives them, which is what libhdf5's
 /// conversion to NUL padding makes of them: trailing spaces of
