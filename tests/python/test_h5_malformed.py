@@ -577,20 +577,22 @@ def test_damaged_chunk_coordinates_never_read_wrong_data(
     at = chunk_key_offset(path, 1)
     assert struct.unpack("<Q", path.read_bytes()[at : at + 8]) == (10,)
     patch(path, at, struct.pack("<Q", coordinate))
-    if outcome == "rounded":
-        # 13 rounds down to the chunk at 10, the right one: libhdf5 1.10
-        # reads the right data; a libhdf5 that sees 13 refuses the record.
-        try:
-            got = cpp.read_h5(path, "x")
-        except ndbridge.FormatError as e:
-            assert "(13,)" in str(e) and "damaged chunk index" in str(e)
-        else:
-            assert got.tolist() == data.tolist()
+    # libhdf5 from 1.14 on refuses an unaligned coordinate itself, when it
+    # reads the index; 1.10 rounds it down.
+    aligned = coordinate % 10 == 0
+    own_check = aligned or not cpp.hdf5_version or cpp.hdf5_version < (1, 14)
+    if outcome == "rounded" and own_check:
+        # 13 rounds down to the chunk at 10, the right one: the right data.
+        assert cpp.read_h5(path, "x").tolist() == data.tolist()
         return
     expected = "not those of a chunk" if outcome == "outside" else "has no record"
     for rows in (None, (10, 20), (0, 40)):
-        with pytest.raises(ndbridge.FormatError, match=rf"coords\.h5.*'x'.*{expected}"):
-            cpp.read_h5(path, "x", rows=rows)
+        if own_check:
+            with pytest.raises(ndbridge.FormatError, match=rf"coords\.h5.*'x'.*{expected}"):
+                cpp.read_h5(path, "x", rows=rows)
+        else:
+            with pytest.raises(ndbridge.H5Error, match=r"coords\.h5.*'x'.*bad coordinate offset"):
+                cpp.read_h5(path, "x", rows=rows)
 
 
 def test_attribute_shorter_than_its_type_is_refused() -> None:
