@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <limits>
-#include <exception>
 #include <sstream>
 
 #include <zlib.h>
