@@ -24,6 +24,7 @@
 #include "detail/h5_call.hpp"
 #include "detail/h5_chunks.hpp"
 #include "detail/h5_filters.hpp"
+#include "detail/h5_plugins.hpp"
 #include "detail/h5_types.hpp"
 #include "detail/h5_virtual.hpp"
 #include "detail/row_gather.hpp"
@@ -115,7 +116,7 @@ Handle open_dataset(hid_t file, const std::string& name, const std::string& file
   return object;
 }
 
-std::string filter_name(H5Z_filter_t id, const char* hdf5_name) {
+std::string filter_name(H5Z_filter_t id, const std::string& hdf5_name) {
   switch (id) {
     case H5Z_FILTER_DEFLATE: return "gzip";
     case H5Z_FILTER_SHUFFLE: return "shuffle";
@@ -124,7 +125,7 @@ std::string filter_name(H5Z_filter_t id, const char* hdf5_name) {
     case H5Z_FILTER_NBIT: return "nbit";
     case H5Z_FILTER_SCALEOFFSET: return "scaleoffset";
     case 32000: return "lzf";
-    default: return "filter " + std::to_string(id) + (hdf5_name[0] ? std::string(" (") + hdf5_name + ")" : "");
+    default: return "filter " + std::to_string(id) + (hdf5_name.empty() ? "" : " (" + hdf5_name + ")");
   }
 }
 
@@ -133,12 +134,40 @@ herr_t collect_attribute(hid_t, const char* name, const H5A_info_t*, void* data)
   return 0;
 }
 
+// The order h5py lists an object's attributes in: creation order where the
+// object tracks it (netCDF-4 files, h5py's track_order=True), else names.
+H5_index_t attribute_order(hid_t object) {
+  Handle ocpl;
+  switch (H5Iget_type(object)) {
+    case H5I_GROUP: ocpl = Handle(H5Gget_create_plist(object)); break;
+    case H5I_DATASET: ocpl = Handle(H5Dget_create_plist(object)); break;
+    case H5I_DATATYPE: ocpl = Handle(H5Tget_create_plist(object)); break;
+    default: return H5_INDEX_NAME;
+  }
+  unsigned flags = 0;
+  if (ocpl.get() < 0 || H5Pget_attr_creation_order(ocpl.get(), &flags) < 0) {
+    H5Eclear2(H5E_DEFAULT);
+    return H5_INDEX_NAME;
+  }
+  return (flags & H5P_CRT_ORDER_TRACKED) != 0 ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
+}
+
 std::vector<std::string> attribute_names(hid_t object, const std::string& what) {
   std::vector<std::string> names;
   hsize_t index = 0;
-  check(H5Aiterate2(object, H5_INDEX_NAME, H5_ITER_INC, &index, collect_attribute, &names),
+  check(H5Aiterate2(object, attribute_order(object), H5_ITER_INC, &index, collect_attribute, &names),
         what + ": cannot list attributes");
   return names;
+}
+
+// Why ndbridge does not read attribute `name` of `object`; empty when it
+// does.
+std::string attribute_refusal(hid_t object, const std::string& name, const std::string& what) {
+  const Handle attr = own(H5Aopen(object, name.c_str(), H5P_DEFAULT), what + ": cannot open");
+  const Handle type = own(H5Aget_type(attr.get()), what + ": cannot read the type");
+  const detail::H5TypeInfo info = detail::describe_h5_type(type.get());
+  if (info.readable()) return {};
+  return "holds " + info.description + " elements, which ndbridge does not read";
 }
 
 // Dimensions of a dataspace; sets `is_null` for H5S_NULL.
@@ -166,11 +195,25 @@ Handle memory_space(const Shape& shape, const std::string& what) {
   return own(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), what);
 }
 
+// A unicode array of `shape` holding `texts`, `widest` characters wide.
+Array unicode_array(const std::vector<std::u32string>& texts, std::size_t widest, const Shape& shape) {
+  Array out = Array::uninitialized(DType(Kind::Unicode, 4 * widest, native_byte_order()), shape);
+  auto* cells = reinterpret_cast<char32_t*>(out.mutable_bytes());
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    std::copy(texts[i].begin(), texts[i].end(), cells + i * widest);
+    std::fill(cells + i * widest + texts[i].size(), cells + (i + 1) * widest, U'\0');
+  }
+  return out;
+}
+
 // Reads HDF5 variable-length strings into pointers, then into a unicode
-// array as wide as the longest string; the pointers are always reclaimed.
-Array read_vlen_strings(const Shape& shape, hid_t mem_space,
+// array as wide as the longest string, or, when some string is not UTF-8
+// (whatever character set the file names), into a bytes array holding them
+// as stored, as h5py gives bytes it cannot decode. The pointers are always
+// reclaimed.
+Array read_vlen_strings(const detail::H5TypeInfo& info, const Shape& shape, hid_t mem_space,
                         const std::function<herr_t(hid_t, void*)>& read, const std::string& what) {
-  const Handle mem_type = detail::h5_vlen_string_type();
+  const Handle mem_type = detail::h5_vlen_string_type(info.cset);
   const std::uint64_t count = checked_element_count(shape, sizeof(char*), what);
   std::vector<char*> pointers(static_cast<std::size_t>(count), nullptr);
   if (count == 0) return Array::uninitialized(DType(Kind::Unicode, 4, native_byte_order()), shape);
@@ -190,25 +233,58 @@ Array read_vlen_strings(const Shape& shape, hid_t mem_space,
   check(read(mem_type.get(), pointers.data()), what + ": cannot read");
   std::vector<std::u32string> texts(pointers.size());
   std::size_t widest = 1;
-  for (std::size_t i = 0; i < pointers.size(); ++i) {
+  bool utf8 = true;
+  for (std::size_t i = 0; i < pointers.size() && utf8; ++i) {
     if (pointers[i] == nullptr) continue;
-    if (!detail::utf8_to_utf32(pointers[i], texts[i])) {
-      throw FormatError(what + ": string " + std::to_string(i) + " is not valid UTF-8: \"" +
-                        detail::printable(pointers[i]) + "\"");
-    }
+    utf8 = detail::utf8_to_utf32(pointers[i], texts[i]);
     widest = std::max(widest, texts[i].size());
   }
-  Array out = Array::uninitialized(DType(Kind::Unicode, 4 * widest, native_byte_order()), shape);
-  auto* cells = reinterpret_cast<char32_t*>(out.mutable_bytes());
-  for (std::size_t i = 0; i < texts.size(); ++i) {
-    std::copy(texts[i].begin(), texts[i].end(), cells + i * widest);
-    std::fill(cells + i * widest + texts[i].size(), cells + (i + 1) * widest, U'\0');
+  if (!utf8) {
+    std::size_t longest = 1;
+    for (const char* p : pointers) longest = std::max(longest, p ? std::strlen(p) : 0);
+    Array out = Array::uninitialized(DType(Kind::Bytes, longest, ByteOrder::NotApplicable), shape);
+    auto* cells = reinterpret_cast<char*>(out.mutable_bytes());
+    std::fill(cells, cells + pointers.size() * longest, '\0');
+    for (std::size_t i = 0; i < pointers.size(); ++i) {
+      if (pointers[i] != nullptr) std::memcpy(cells + i * longest, pointers[i], std::strlen(pointers[i]));
+    }
+    return out;
   }
-  return out;
+  return unicode_array(texts, widest, shape);
 }
 
-// Reads elements of a dataset or attribute whose selection has `shape`.
-Array read_elements(hid_t file_type, const detail::H5TypeInfo& info, const Shape& shape,
+// Reads object references and turns each into the path of the object it
+// refers to (h5py's f[ref].name); a null reference is "". `location` is
+// any object of the file.
+Array read_object_paths(hid_t location, const Shape& shape, hid_t mem_space,
+                        const std::function<herr_t(hid_t, hid_t, void*)>& read, const std::string& what) {
+  const std::uint64_t count = checked_element_count(shape, sizeof(hobj_ref_t), what);
+  std::vector<hobj_ref_t> refs(static_cast<std::size_t>(count), 0);
+  if (count != 0) check(read(H5T_STD_REF_OBJ, mem_space, refs.data()), what + ": cannot read");
+  std::vector<std::u32string> paths(refs.size());
+  std::size_t widest = 1;
+  std::string name;
+  for (std::size_t i = 0; i < refs.size(); ++i) {
+    if (refs[i] == 0) continue;
+    const ssize_t size = H5Rget_name(location, H5R_OBJECT, &refs[i], nullptr, 0);
+    if (size < 0) detail::throw_h5(what + ": element " + std::to_string(i) + " refers to no object");
+    name.assign(static_cast<std::size_t>(size) + 1, '\0');
+    if (H5Rget_name(location, H5R_OBJECT, &refs[i], name.data(), name.size()) < 0) {
+      detail::throw_h5(what + ": element " + std::to_string(i) + " refers to no object");
+    }
+    name.resize(static_cast<std::size_t>(size));
+    if (!detail::utf8_to_utf32(name.c_str(), paths[i])) {
+      throw FormatError(what + ": element " + std::to_string(i) + " refers to an object whose path is not UTF-8: \"" +
+                        detail::printable(name) + "\"");
+    }
+    widest = std::max(widest, paths[i].size());
+  }
+  return unicode_array(paths, widest, shape);
+}
+
+// Reads elements of a dataset or attribute whose selection has `shape`;
+// `location` is the dataset or attribute.
+Array read_elements(hid_t location, hid_t file_type, const detail::H5TypeInfo& info, const Shape& shape,
                     const std::function<herr_t(hid_t mem_type, hid_t mem_space, void*)>& read,
                     const std::string& what) {
   if (!info.readable()) {
@@ -218,12 +294,14 @@ Array read_elements(hid_t file_type, const detail::H5TypeInfo& info, const Shape
   const Handle space = memory_space(shape, what);
   if (info.vlen_string) {
     return read_vlen_strings(
-        shape, space.get(), [&](hid_t t, void* buf) { return read(t, space.get(), buf); }, what);
+        info, shape, space.get(), [&](hid_t t, void* buf) { return read(t, space.get(), buf); }, what);
   }
+  if (info.object_reference) return read_object_paths(location, shape, space.get(), read, what);
   Array out = detail::allocate_for(*info.dtype, shape, false, what);
   if (out.size() == 0) return out;
   const Handle mem_type = detail::h5_memory_type(file_type, info);
   check(read(mem_type.get(), space.get(), out.mutable_bytes()), what + ": cannot read");
+  detail::unpad_strings(info, out.mutable_bytes(), out.size());
   return out;
 }
 
@@ -302,6 +380,10 @@ H5Object describe(hid_t object, const std::string& path, const std::string& file
     default: out.kind = H5Object::Kind::Other; break;
   }
   out.attributes = attribute_names(object, what);
+  for (const std::string& attribute : out.attributes) {
+    std::string why = attribute_refusal(object, attribute, what + ": attribute " + object_name(attribute));
+    if (!why.empty()) out.unreadable_attributes.emplace_back(attribute, std::move(why));
+  }
   if (out.kind != H5Object::Kind::Dataset) return out;
 
   const Handle type = own(H5Dget_type(object), what + ": cannot read the type");
@@ -321,16 +403,16 @@ H5Object describe(hid_t object, const std::string& path, const std::string& file
     out.chunks = Shape(chunk, chunk + rank);
   }
   if (layout == H5D_VIRTUAL) out.virtual_sources = detail::virtual_sources(dcpl.get(), origin, what);
-  const int filters = H5Pget_nfilters(dcpl.get());
-  for (int k = 0; k < filters; ++k) {
-    unsigned flags = 0, config = 0;
-    std::size_t count = 0;
-    char name[64] = {};
-    const H5Z_filter_t id = H5Pget_filter2(dcpl.get(), static_cast<unsigned>(k), &flags, &count,
-                                           nullptr, sizeof name, name, &config);
-    if (id < 0) detail::throw_h5(what + ": cannot read the filter pipeline");
-    out.filters.push_back(filter_name(id, name));
+  const std::vector<detail::PipelineFilter> pipeline = detail::filter_pipeline(dcpl.get(), what);
+  for (const detail::PipelineFilter& f : pipeline) out.filters.push_back(filter_name(f.id, f.name));
+  if (layout == H5D_CHUNKED && out.readable && !out.null_dataspace) {
+    // What a read would refuse (detail/h5_chunks.cpp), said here already.
+    const bool fixed_size = !(H5Tdetect_class(type.get(), H5T_VLEN) > 0 && !info.vlen_string) &&
+                            H5Tget_class(type.get()) != H5T_REFERENCE;
+    out.unreadable_reason = detail::pipeline_refusal(pipeline, fixed_size, file_name + ": dataset " + object_name(path));
+    out.readable = out.unreadable_reason.empty();
   }
+  if (!info.readable()) out.unreadable_reason = "it holds " + info.description + " elements, which ndbridge does not read";
   return out;
 }
 
@@ -379,11 +461,24 @@ herr_t collect_link(hid_t, const char* name, const H5L_info_t* info, void* data)
   return 0;
 }
 
-// The links of one group, in name order.
+// The links of one group in the order h5py lists them: creation order
+// where the group tracks it (netCDF-4 files, h5py's track_order=True), else
+// name order.
 Links group_links(hid_t file, const std::string& group, const std::string& name) {
   const Handle g = own(H5Gopen2(file, group.c_str(), H5P_DEFAULT),
                        name + ": cannot open " + object_name(group));
+  const Handle gcpl = own(H5Gget_create_plist(g.get()), name + ": cannot open " + object_name(group));
+  unsigned flags = 0;
   Links links;
+  if (H5Pget_link_creation_order(gcpl.get(), &flags) >= 0 && (flags & H5P_CRT_ORDER_TRACKED) != 0) {
+    // Tracked without an index, dense link storage cannot be walked in
+    // that order: then names it is.
+    if (H5Literate(g.get(), H5_INDEX_CRT_ORDER, H5_ITER_INC, nullptr, collect_link, &links) >= 0) {
+      return links;
+    }
+    links.clear();
+  }
+  H5Eclear2(H5E_DEFAULT);
   check(H5Literate(g.get(), H5_INDEX_NAME, H5_ITER_INC, nullptr, collect_link, &links),
         name + ": cannot walk " + object_name(group));
   return links;
@@ -406,8 +501,8 @@ std::optional<std::string> group_identity(hid_t file, const std::string& path, c
 #endif
 }
 
-// Every link under the root, depth first and in name order within each
-// group (H5Lvisit's order), as paths relative to the root. The walk is ours,
+// Every link under the root, depth first and within each group in the
+// order group_links gives, as paths relative to the root. The walk is ours,
 // not H5Lvisit's: libhdf5 1.10 recurses into subgroups and only notices a
 // group it has seen when the group has several links to it, so a damaged
 // file whose group contains itself overflowed the stack inside HDF5. Here
@@ -449,6 +544,8 @@ Links walk_links(hid_t file, const std::string& name) {
 
 }  // namespace
 
+void h5_append_plugin_path(const std::filesystem::path& folder) { detail::append_plugin_folder(folder); }
+
 // H5File --------------------------------------------------------------------
 
 namespace {
@@ -486,6 +583,9 @@ struct H5File::State {
   // holds exactly those elements: `shape` (from row_shape) and `nbytes`.
   void read_into(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
                  bool scalar, const Shape& shape, std::uint64_t nbytes, std::byte* buffer) const;
+  // read_into's elements as the file stores them (strings still padded).
+  void read_stored(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
+                   bool scalar, const Shape& shape, std::uint64_t nbytes, std::byte* buffer) const;
   // The shape of rows [start, stop) (the whole shape when `scalar`); throws
   // UsageError for a range outside the first axis.
   Shape row_shape(const OpenDataset& d, const std::string& dataset_name, std::uint64_t start,
@@ -655,7 +755,7 @@ Array H5File::State::read(const OpenDataset& d, const std::string& dataset_name,
   const Handle space = row_selection(d, start, scalar, shape, what);
   const hid_t dset = d.dataset.get();
   const hid_t file_space = d.is_null ? H5S_ALL : space.get();
-  return read_elements(d.type.get(), d.info, shape,
+  return read_elements(dset, d.type.get(), d.info, shape,
                        [&](hid_t mem_type, hid_t mem_space, void* buffer) -> herr_t {
                          if (d.chunks) {
                            d.chunks->read(mem_type, {{start, 0, shape[0]}}, shape[0], buffer);
@@ -694,6 +794,13 @@ void H5File::State::read_into(const OpenDataset& d, const std::string& dataset_n
                               std::uint64_t start, bool scalar, const Shape& shape,
                               std::uint64_t nbytes, std::byte* buffer) const {
   if (nbytes == 0) return;
+  read_stored(d, dataset_name, start, scalar, shape, nbytes, buffer);
+  detail::unpad_strings(d.info, buffer, nbytes / d.info.dtype->itemsize());
+}
+
+void H5File::State::read_stored(const OpenDataset& d, const std::string& dataset_name,
+                                std::uint64_t start, bool scalar, const Shape& shape,
+                                std::uint64_t nbytes, std::byte* buffer) const {
   if (d.raw_offset) {
     // The elements lie in the file as they are: one pread, no HDF5 call. The
     // message is built only on failure, as small row reads are a hot path.
@@ -919,13 +1026,26 @@ std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string&
     const Handle attr = own(H5Aopen(handle.get(), attribute.c_str(), H5P_DEFAULT), what + ": cannot open");
     const Handle type = own(H5Aget_type(attr.get()), what + ": cannot read the type");
     const detail::H5TypeInfo info = detail::describe_h5_type(type.get());
+    if (!info.readable()) continue;  // list() says why
     const Handle space = own(H5Aget_space(attr.get()), what + ": cannot read the dataspace");
     bool is_null = false;
     Shape shape = extent(space.get(), is_null, what);
     if (is_null) shape = {0};
-    // Attribute data is never compressed: it must fit in the file.
+    // Attribute data is never compressed: it must fit in the file, and be
+    // as large as its shape and type say (libhdf5 copies that much out of
+    // what the attribute message holds, however short).
     require_in_file(shape, H5Tget_size(type.get()), state_->raw.size_at_open(), what);
-    out.emplace_back(attribute, read_elements(type.get(), info, shape,
+    const std::uint64_t element =
+        info.object_reference ? H5Tget_size(type.get()) : detail::h5_stored_element_size(attr.get(), type.get(), what);
+    if (!is_null && element != 0) {
+      const std::uint64_t expected = checked_element_count(shape, element, what) * element;
+      const hsize_t stored = H5Aget_storage_size(attr.get());
+      if (stored != expected) {
+        throw FormatError(what + " stores " + std::to_string(stored) + " bytes, but its shape and type need " +
+                          std::to_string(expected) + " (damaged attribute)");
+      }
+    }
+    out.emplace_back(attribute, read_elements(attr.get(), type.get(), info, shape,
                                               [&](hid_t mem_type, hid_t, void* buffer) {
                                                 return is_null ? herr_t{0} : H5Aread(attr.get(), mem_type, buffer);
                                               },

@@ -100,7 +100,18 @@ JsonObject attributes(const H5File& file, const H5Object& object) {
       out.emplace_back(name, JsonObject{{"dtype", nullptr}, {"shape", nullptr}, {"preview", why}});
     return out;
   }
-  for (auto& [name, value] : values) {
+  // In the listing's order; those the library does not read, with its reason.
+  for (const auto& name : object.attributes) {
+    const auto read = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == name; });
+    if (read == values.end()) {
+      const auto why = std::find_if(object.unreadable_attributes.begin(), object.unreadable_attributes.end(),
+                                    [&](const auto& u) { return u.first == name; });
+      const std::string reason = why == object.unreadable_attributes.end() ? "unknown reason" : why->second;
+      out.emplace_back(name, JsonObject{{"dtype", nullptr}, {"shape", nullptr},
+                                        {"preview", "(not readable by ndbridge: " + reason + ")"}});
+      continue;
+    }
+    Array& value = read->second;
     const std::string dtype = value.dtype().descr();
     const Json shape = shape_json(value.shape());
     value.to_native_byte_order();

@@ -54,17 +54,22 @@ py::dict to_dict(const H5Object& o) {
   d["path"] = file_text(o.path);
   d["kind"] = kind_name(o.kind);
   d["attributes"] = file_texts(o.attributes);
+  py::dict unreadable;
+  for (const auto& [name, why] : o.unreadable_attributes) unreadable[file_text(name)] = file_text(why);
+  d["unreadable_attributes"] = unreadable;
   d["error"] = o.error.empty() ? py::object(py::none()) : py::object(file_text(o.error));
   if (o.kind == H5Object::Kind::Dataset && !o.error.empty()) {
     // Nothing but the kind is known of a dataset libhdf5 cannot open.
     for (const char* key : {"dtype", "type", "shape", "layout", "chunks"}) d[key] = py::none();
     d["readable"] = false;
+    d["unreadable_reason"] = file_text(o.error);
     d["null_dataspace"] = false;
     d["filters"] = py::list();
     d["virtual_sources"] = py::list();
   } else if (o.kind == H5Object::Kind::Dataset) {
     d["dtype"] = o.dtype ? py::object(py::str(o.dtype->descr())) : py::object(py::none());
     d["readable"] = o.readable;
+    d["unreadable_reason"] = o.unreadable_reason.empty() ? py::object(py::none()) : py::object(file_text(o.unreadable_reason));
     d["type"] = file_text(o.type);
     d["shape"] = py::tuple(py::cast(o.shape));
     d["null_dataspace"] = o.null_dataspace;
@@ -197,6 +202,7 @@ H5File open_file(const std::filesystem::path& path) {
 
 void register_h5(py::module_& m) {
   using OpenH5 = Guarded<H5File>;
+  m.attr("hdf5_version") = py::make_tuple(kHdf5Version.major, kHdf5Version.minor, kHdf5Version.release);
   py::class_<OpenH5>(m, "H5File")
       .def(py::init([](const std::filesystem::path& path) {
              py::gil_scoped_release release;
@@ -226,6 +232,7 @@ void register_h5(py::module_& m) {
         py::gil_scoped_release release;
         f.close();
       });
+  m.def("append_h5_plugin_path", &h5_append_plugin_path, py::arg("folder"));
   m.def(
       "list_h5",
       [](const std::filesystem::path& path) {

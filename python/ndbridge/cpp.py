@@ -6,6 +6,7 @@ that round-trips an array through them checks what the C++ side will see.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar, Union
@@ -21,11 +22,19 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: (a list, a range, an array of any shape) picked as numpy's ``a[indices]``.
 Rows = Union[tuple[int, int], Sequence[int], "npt.NDArray[np.integer]", None]
 
+#: The libhdf5 release the C++ library reads and writes HDF5 with, as
+#: (major, minor, release), e.g. ``(1, 10, 8)``; None in a build without HDF5.
+#: It is not h5py's (``h5py.version.hdf5_version``): h5py brings its own.
+#: What opens depends on it: files in HDF5 2.0's format need 2.0, and 1.10
+#: cannot decode h5py's bool and complex types written with libver "v112" on.
+hdf5_version: tuple[int, int, int] | None = getattr(_core, "hdf5_version", None)
+
 __all__ = [
     "H5File",
     "NpyReader",
     "NpzReader",
     "Rows",
+    "hdf5_version",
     "list_h5",
     "list_npz",
     "read_h5",
@@ -37,6 +46,31 @@ __all__ = [
     "write_npy",
     "write_npz",
 ]
+
+
+#: Set to "0" to keep ``ndbridge.cpp`` from adding hdf5plugin's plugins
+#: folder to libhdf5's plugin path (HDF5_PLUGIN_PATH is honoured either way).
+HDF5PLUGIN_ENV = "NDBRIDGE_HDF5PLUGIN"
+
+
+def _use_hdf5plugin() -> None:
+    # hdf5plugin's filters (Blosc, Zstd, LZ4, Bitshuffle, BZip2...) are in
+    # data files everywhere; when it is installed, its plugins folder goes
+    # after HDF5_PLUGIN_PATH's. Found without importing it (that imports
+    # h5py and registers the filters with h5py's own libhdf5, not ours).
+    if os.environ.get(HDF5PLUGIN_ENV, "1") == "0" or not getattr(_core, "with_hdf5", False):
+        return
+    spec = importlib.util.find_spec("hdf5plugin")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    for location in spec.submodule_search_locations:
+        folder = os.path.join(location, "plugins")
+        if os.path.isdir(folder):
+            _core.append_h5_plugin_path(folder)
+            return
+
+
+_use_hdf5plugin()
 
 
 class _ClosedOnExit:
@@ -189,8 +223,10 @@ def write_npz(
 def list_h5(path: PathLike) -> list[dict[str, Any]]:
     """Describe every group and dataset of an HDF5 file, read by the C++ library.
 
-    Each entry has ``path``, ``kind`` ("group", "dataset", ...) and
-    ``attributes`` (names); datasets also have ``dtype`` (numpy's type string,
+    Each entry has ``path``, ``kind`` ("group", "dataset", ...),
+    ``attributes`` (names, in the order h5py lists them) and
+    ``unreadable_attributes`` (``{name: why}`` for those ``read_h5_attrs``
+    leaves out); datasets also have ``dtype`` (numpy's type string,
     or None when ndbridge cannot read the type), ``readable``, ``type``
     (HDF5's description), ``shape``, ``null_dataspace``, ``layout``,
     ``chunks``, ``filters`` and ``virtual_sources``: for a virtual dataset
@@ -199,7 +235,13 @@ def list_h5(path: PathLike) -> list[dict[str, Any]]:
     read (None when it is missing), else an empty list. ``error`` is None,
     or why libhdf5 cannot open the object (a newer format version than it
     reads, a damaged header); a dataset's other fields are then None, and
-    the rest of the file is still listed.
+    the rest of the file is still listed. ``unreadable_reason`` says why a
+    dataset is not ``readable`` (a type ndbridge does not read, a filter
+    whose plugin is not found), else None.
+
+    Within a group, objects come in creation order where the group tracks
+    it (netCDF-4 files, h5py's ``track_order=True``), else in name order,
+    as h5py lists them.
     """
     return _core.list_h5(path)
 
@@ -229,7 +271,15 @@ def _attribute_values(raw: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def read_h5_attrs(path: PathLike, obj: str = "/") -> dict[str, Any]:
-    """The attributes of a group or dataset: scalars as numpy scalars, else arrays."""
+    """The attributes of a group or dataset: scalars as numpy scalars, else arrays.
+
+    In the order h5py lists them. Object references read as the path of the
+    object they refer to (h5py's ``f[ref].name``; ``""`` for a null one). An
+    attribute of a type ndbridge does not read (a compound, a
+    variable-length sequence such as netCDF's ``DIMENSION_LIST``) is left
+    out and the others are read; ``list_h5`` names it and says why. A null
+    attribute (``h5py.Empty``) is a zero-length array of its type.
+    """
     return _attribute_values(_core.read_h5_attrs(path, obj))
 
 

@@ -38,8 +38,8 @@ The document (``ndbridge ls --json``) has these keys, always all present:
     ``shape`` and ``type`` are then ``null`` and ``readable`` false;
   - ``attributes``: HDF5 attributes as ``{name: {"dtype", "shape", "preview"}}``
     with a short text preview of the value (``{}`` elsewhere); when the
-    C++ reader cannot read an object's attributes, ``dtype`` and ``shape``
-    are ``null`` and ``preview`` says why.
+    C++ reader cannot read an attribute (or any of a damaged object's),
+    ``dtype`` and ``shape`` are ``null`` and ``preview`` says why.
 """
 
 from __future__ import annotations
@@ -131,7 +131,9 @@ def _npz_entries(path: PathLike) -> list[dict[str, Any]]:
     ]
 
 
-def _attributes(path: PathLike, obj: str, names: list[str]) -> dict[str, dict[str, Any]]:
+def _attributes(
+    path: PathLike, obj: str, names: list[str], unreadable: dict[str, str]
+) -> dict[str, dict[str, Any]]:
     if not names:
         return {}
     try:
@@ -141,6 +143,10 @@ def _attributes(path: PathLike, obj: str, names: list[str]) -> dict[str, dict[st
         return {name: {"dtype": None, "shape": None, "preview": why} for name in names}
     out = {}
     for name in names:
+        if name not in values:
+            why = f"(not readable by ndbridge: {unreadable.get(name, 'unknown reason')})"
+            out[name] = {"dtype": None, "shape": None, "preview": why}
+            continue
         value = np.asarray(values[name])
         out[name] = {
             "dtype": value.dtype.str,
@@ -158,7 +164,9 @@ def _h5_entries(path: PathLike) -> list[dict[str, Any]]:
             readable = False if kind == "array" else None
             entries.append(_entry(obj["path"], kind, readable=readable, error=obj["error"]))
             continue
-        attrs = _attributes(path, obj["path"], list(obj["attributes"]))
+        attrs = _attributes(
+            path, obj["path"], list(obj["attributes"]), obj["unreadable_attributes"]
+        )
         if obj["kind"] != "dataset":
             entries.append(_entry(obj["path"], obj["kind"], type=obj.get("type"), attributes=attrs))
             continue

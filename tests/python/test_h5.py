@@ -7,10 +7,11 @@ bit against what h5py gives for the same dataset; the examples after them pin
 down LZF with compressible data, row ranges, attributes, the listing, append
 semantics, the file format version and failed writes.
 
-h5py bundles its own libhdf5 and ndbridge links the system one. HDF5 locks
-files, so every file is closed in one library before the other opens it, and
-h5py writes with ``libver="earliest"``: newer formats store bool, complex and
-enum types in a form libhdf5 1.10 cannot decode (see the libver tests).
+h5py bundles its own libhdf5 and ndbridge links the system one
+(``cpp.hdf5_version``). HDF5 locks files, so every file is closed in one
+library before the other opens it, and h5py writes with
+``libver="earliest"``: newer formats store bool, complex and enum types in a
+form libhdf5 1.10 cannot decode (see the libver tests).
 """
 
 from __future__ import annotations
@@ -1010,9 +1011,25 @@ def test_append_to_a_non_hdf5_file(tmp_path: Path) -> None:
 
 
 LIBVERS = ["earliest", "v108", "v110", "v112", "v114", "v200", "latest"]
-# Formats whose filtered chunked datasets use a layout message version that
-# libhdf5 1.10 does not know.
-NEWER_THAN_1_10_LAYOUT = {"v200", "latest"}
+# The libhdf5 release each format needs: libver "vXY" writes what release X.Y
+# reads, and "latest" is h5py's own libhdf5's (HDF5 2.0 for h5py 3.16).
+LIBVER_NEEDS = {
+    "earliest": (1, 8), "v108": (1, 8), "v110": (1, 10), "v112": (1, 12),
+    "v114": (1, 14), "v200": (2, 0), "latest": tuple(h5py.version.hdf5_version_tuple[:2]),
+}  # fmt: skip
+# The first format whose messages for these use a version libhdf5 1.10
+# cannot decode: h5py's bool enum and complex compound ("types"), and the
+# layout of filtered chunks ("layout"). Formats before them read anywhere.
+FIRST_NEWER_MESSAGE = {"types": "v112", "layout": "v200"}
+
+
+def opens_here(libver: str, what: str) -> bool:
+    """Whether ndbridge's libhdf5 (``cpp.hdf5_version``) decodes ``what`` in
+    a file h5py wrote with ``libver``."""
+    if LIBVERS.index(libver) < LIBVERS.index(FIRST_NEWER_MESSAGE[what]):
+        return True
+    assert cpp.hdf5_version is not None
+    return cpp.hdf5_version[:2] >= LIBVER_NEEDS[libver]
 
 
 @pytest.mark.parametrize("libver", LIBVERS)
@@ -1036,13 +1053,13 @@ def test_h5py_libver_filtered_chunks(
     tmp_path: Path, libver: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """Filtered chunks read up to libver v114; from v200 on h5py stores their
-    layout in a message version libhdf5 1.10 cannot decode, and reading fails
+    layout in a message version only libhdf5 2.0 decodes, and reading fails
     with an H5Error naming the file and the dataset, printing nothing."""
     path = tmp_path / f"{libver}.h5"
     data = compressible(np.dtype("<f8"), (100, 3), seed=4)
     with h5py.File(path, "w", libver=libver) as f:
         f.create_dataset("gz", data=data, chunks=(10, 3), compression="gzip", shuffle=True)
-    if libver not in NEWER_THAN_1_10_LAYOUT:
+    if opens_here(libver, "layout"):
         assert_same(cpp.read_h5(path, "gz"), data)
         return
     with pytest.raises(ndbridge.H5Error, match=rf"{libver}\.h5.*'gz'.*layout") as caught:
@@ -1051,27 +1068,35 @@ def test_h5py_libver_filtered_chunks(
     assert capfd.readouterr().err == ""
 
 
+@pytest.mark.parametrize("libver", LIBVERS)
 @pytest.mark.parametrize(
     "value", [np.array([True, False]), np.array([1 + 2j])], ids=["bool", "complex"]
 )
-def test_h5py_latest_bool_complex_fail_cleanly(
-    tmp_path: Path, value: np.ndarray, capfd: pytest.CaptureFixture[str]
+def test_h5py_libver_bool_complex(
+    tmp_path: Path, value: np.ndarray, libver: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """libver='latest' stores h5py's bool enum and complex compound with a
-    datatype message version libhdf5 1.10 cannot decode: reading fails with
-    an H5Error naming the file and the dataset, and prints nothing."""
-    path = tmp_path / "latest.h5"
-    with h5py.File(path, "w", libver="latest") as f:
+    """From libver='v112' on, h5py stores its bool enum and complex compound
+    with a datatype message version libhdf5 1.10 cannot decode: where this
+    libhdf5 cannot, reading fails with an H5Error naming the file and the
+    dataset and saying the format is too new, and prints nothing."""
+    path = tmp_path / f"{libver}.h5"
+    with h5py.File(path, "w", libver=libver) as f:
         f["v"] = value
-    with pytest.raises(ndbridge.H5Error, match=r"latest\.h5.*'v'") as caught:
+    if opens_here(libver, "types"):
+        assert_same(cpp.read_h5(path, "v"), value)
+        return
+    too_new = rf"{libver}\.h5.*'v'.*newer than this libhdf5"
+    with pytest.raises(ndbridge.H5Error, match=too_new) as caught:
         cpp.read_h5(path, "v")
     assert caught.value.stack
     assert capfd.readouterr().err == ""
 
 
 def test_h5py_latest_listing_keeps_going(tmp_path: Path) -> None:
-    """A dataset libhdf5 1.10 cannot open lists with the reason, while the rest
-    of the file lists and reads as usual; reading it says what to do."""
+    """A dataset libhdf5 before 2.0 cannot open lists with the reason, while
+    the rest of the file lists and reads as usual; reading it says what to do."""
+    if opens_here("latest", "layout"):
+        pytest.skip(f"libhdf5 {cpp.hdf5_version} opens h5py's latest format")
     path = tmp_path / "latest.h5"
     with h5py.File(path, "w", libver="latest") as f:
         f.create_dataset("gz", data=np.arange(100.0), chunks=(10,), compression="gzip")

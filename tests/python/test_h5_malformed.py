@@ -313,7 +313,7 @@ def unsupported(f: h5py.File) -> None:
     f["fine"] = np.arange(3)
 
 
-UNSUPPORTED = ["compound", "opaque", "refs", "vlen"]
+UNSUPPORTED = ["compound", "opaque", "vlen"]
 
 
 @pytest.fixture
@@ -344,6 +344,9 @@ def test_unsupported_types_are_listed(unsupported_file: Path) -> None:
     assert listing["/compound"]["shape"] == (3,)
     assert listing["/fine"]["readable"] is True
     assert np.array_equal(cpp.read_h5(unsupported_file, "fine"), np.arange(3))
+    # Object references read as paths (test_h5_interop.py); a null one as "".
+    assert listing["/refs"]["readable"] is True
+    assert cpp.read_h5(unsupported_file, "refs").tolist() == ["/compound", ""]
 
 
 def test_unsupported_attribute(tmp_path: Path) -> None:
@@ -351,11 +354,12 @@ def test_unsupported_attribute(tmp_path: Path) -> None:
     with h5py.File(path, "w", libver="earliest") as f:
         f["x"] = 1
         f["x"].attrs["pair"] = np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8"), ("c", "<i2")])
-    with pytest.raises(ndbridge.UnsupportedError) as caught:
-        cpp.read_h5_attrs(path, "x")
-    assert names_file(caught.value, path) and "'pair'" in str(caught.value)
+        f["x"].attrs["n"] = 2
+    # Left out, the others read; the listing names it and says why.
+    assert cpp.read_h5_attrs(path, "x") == {"n": 2}
     [entry] = [e for e in cpp.list_h5(path) if e["path"] == "/x"]
-    assert entry["attributes"] == ["pair"]
+    assert entry["attributes"] == ["n", "pair"]
+    assert entry["unreadable_attributes"]["pair"].startswith("holds compound {a, b, c} elements")
 
 
 @pytest.mark.parametrize("dim", [0, 1])
@@ -528,13 +532,77 @@ def test_names_that_are_not_utf8_still_list(tmp_path: Path) -> None:
 
 def test_compressors_whose_output_is_not_checked_are_refused(tmp_path: Path) -> None:
     # libhdf5 1.10 takes a filter's output as the chunk however short it is;
-    # the reader checks what gzip and lzf give back, and reads nothing else.
+    # the reader checks what gzip, lzf and filter plugins give back, and
+    # reads nothing else; the listing says so before any read.
     path = tmp_path / "scaleoffset.h5"
     with h5py.File(path, "w", libver="earliest") as f:
         f.create_dataset("x", data=np.arange(64, dtype="<i4").reshape(8, 8), scaleoffset=0)
     [entry] = [e for e in cpp.list_h5(path) if e["path"] == "/x"]
     assert entry["filters"] == ["scaleoffset"]
+    assert entry["readable"] is False and "filter 6 (scaleoffset)" in entry["unreadable_reason"]
     for read in (lambda: cpp.read_h5(path, "x"), lambda: cpp.read_h5(path, "x", rows=(0, 1))):
-        with pytest.raises(ndbridge.UnsupportedError, match=r"filter 6 .*gzip or lzf") as info:
+        refused = r"filter 6 .*gzip, lzf or a filter plugin"
+        with pytest.raises(ndbridge.UnsupportedError, match=refused) as info:
             read()
         assert names_file(info.value, path)
+
+
+def chunk_key_offset(path: Path, key: int) -> int:
+    """File offset of the first coordinate of key ``key`` in the v1 B-tree
+    node indexing a 1-d dataset's chunks (h5py's libver="earliest")."""
+    data = path.read_bytes()
+    node = data.find(b"TREE")
+    while node >= 0 and data[node + 4] != 1:  # node type 1: raw data chunks
+        node = data.find(b"TREE", node + 1)
+    assert node >= 0 and data[node + 5] == 0  # a leaf
+    # Header 24 bytes; each key: size (4), filter mask (4), 2 coordinates (8
+    # each); a child address (8) between keys.
+    return node + 24 + key * (24 + 8) + 8
+
+
+@pytest.mark.parametrize(
+    ("coordinate", "outcome"),
+    [(50, "outside"), (57, "outside"), (20, "missing"), (13, "rounded")],
+    ids=["past-extent", "past-extent-unaligned", "duplicate", "unaligned"],
+)
+def test_damaged_chunk_coordinates_never_read_wrong_data(
+    tmp_path: Path, coordinate: int, outcome: str
+) -> None:
+    """A chunk record whose coordinates were damaged: libhdf5 1.10 rounds
+    them down and looks chunks up by them, so the chunk they should name
+    read as zeros, or another chunk's data. Every chunk's coordinates are
+    checked (a multiple of the chunk shape inside the extent) and, where
+    the index has a record per chunk, a chunk without one is an error."""
+    path = tmp_path / "coords.h5"
+    data = np.arange(40, dtype="<i4") + 1
+    with h5py.File(path, "w", libver="earliest") as f:
+        f.create_dataset("x", data=data, chunks=(10,))
+    at = chunk_key_offset(path, 1)
+    assert struct.unpack("<Q", path.read_bytes()[at : at + 8]) == (10,)
+    patch(path, at, struct.pack("<Q", coordinate))
+    # libhdf5 from 1.14 on refuses an unaligned coordinate itself, when it
+    # reads the index; 1.10 rounds it down.
+    aligned = coordinate % 10 == 0
+    own_check = aligned or not cpp.hdf5_version or cpp.hdf5_version < (1, 14)
+    if outcome == "rounded" and own_check:
+        # 13 rounds down to the chunk at 10, the right one: the right data.
+        assert cpp.read_h5(path, "x").tolist() == data.tolist()
+        return
+    expected = "not those of a chunk" if outcome == "outside" else "has no record"
+    for rows in (None, (10, 20), (0, 40)):
+        if own_check:
+            with pytest.raises(ndbridge.FormatError, match=rf"coords\.h5.*'x'.*{expected}"):
+                cpp.read_h5(path, "x", rows=rows)
+        else:
+            with pytest.raises(ndbridge.H5Error, match=r"coords\.h5.*'x'.*bad coordinate offset"):
+                cpp.read_h5(path, "x", rows=rows)
+
+
+def test_attribute_shorter_than_its_type_is_refused() -> None:
+    """An attribute message holding fewer bytes than its shape and type
+    need (found by fuzzing against libhdf5 1.14.5, which copied past the
+    message's buffer): a FormatError naming the attribute, not a read."""
+    path = Path(__file__).parents[2] / "fuzz/regressions/h5/attribute-shorter-than-its-type"
+    short = r"attribute 'title' of '/' stores 1 bytes.*need 16 \(damaged attribute\)"
+    with pytest.raises(ndbridge.FormatError, match=short):
+        cpp.read_h5_attrs(path, "/")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import ndbridge
+from ndbridge import cpp
 from ndbridge.__main__ import main
 from ndbridge.listing import describe, preview
 
@@ -170,8 +171,11 @@ def test_missing_file_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_newer_format_dataset_is_listed_not_fatal(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """h5py's libver="latest" stores filtered chunks in a layout libhdf5 1.10
-    cannot open: ls lists that dataset with the reason and the rest as usual."""
+    """h5py's libver="latest" stores filtered chunks in a layout libhdf5
+    before 2.0 cannot open: ls lists that dataset with the reason and the
+    rest as usual."""
+    if cpp.hdf5_version >= tuple(h5py.version.hdf5_version_tuple[:2]):
+        pytest.skip(f"libhdf5 {cpp.hdf5_version} opens h5py's latest format")
     path = tmp_path / "latest.h5"
     with h5py.File(path, "w", libver="latest") as f:
         f.create_dataset("gz", data=np.arange(100.0), chunks=(10,), compression="gzip")

@@ -12,9 +12,41 @@
 #include <vector>
 
 #include "ndbridge/array.hpp"
+#include "ndbridge/config.hpp"
 #include "ndbridge/dtype.hpp"
 
 namespace ndbridge {
+
+/// A libhdf5 release: 1.10.8 is {1, 10, 8}.
+struct H5Version {
+  unsigned major;    ///< 1
+  unsigned minor;    ///< 10 on Debian 12 and Ubuntu 24.04, 14 on Debian 13, Fedora, conda
+  unsigned release;  ///< 8
+
+  /// Whether this release is `major`.`minor`.`release` or later.
+  constexpr bool at_least(unsigned major_, unsigned minor_, unsigned release_ = 0) const noexcept {
+    if (major != major_) return major > major_;
+    if (minor != minor_) return minor > minor_;
+    return release >= release_;
+  }
+};
+
+/// The libhdf5 this copy of ndbridge reads and writes HDF5 with: the release
+/// it was built against, which is the one it runs with (libhdf5 stops a
+/// program built against another release). What libhdf5 can open depends
+/// on it: files written in HDF5 2.0's format need 2.0, and 1.10 cannot
+/// decode h5py's bool and complex types from libver "v112" on.
+inline constexpr H5Version kHdf5Version{NDBRIDGE_HDF5_VERSION_MAJOR, NDBRIDGE_HDF5_VERSION_MINOR,
+                                        NDBRIDGE_HDF5_VERSION_RELEASE};
+
+/// Adds `folder` at the end of the folders libhdf5 looks for filter plugins
+/// in (after HDF5_PLUGIN_PATH's, or its default /usr/local/hdf5/lib/plugin),
+/// once per folder: e.g. the plugins folder of the Python package
+/// hdf5plugin, which ndbridge.cpp adds by itself. ndbridge loads a filter's
+/// plugin from there the first time a dataset needs it, and checks what it
+/// decompresses to (exactly the chunk's size) before libhdf5 uses it.
+/// Throws H5Error if libhdf5 refuses the folder.
+void h5_append_plugin_path(const std::filesystem::path& folder);
 
 /// One mapping of a virtual dataset (HDF5's VDS): a source dataset in some
 /// file that supplies part of the virtual dataset's elements.
@@ -42,9 +74,12 @@ struct H5Object {
   Kind kind = Kind::Other;  ///< group, dataset, ...
   /// Datasets: the element type, or nothing when ndbridge cannot read it.
   std::optional<DType> dtype;
-  /// Datasets: whether read() can read it (variable-length strings have no
-  /// fixed dtype until read, yet are readable).
+  /// Datasets: whether read() can read it here (variable-length strings
+  /// have no fixed dtype until read, yet are readable; a filter whose
+  /// plugin is missing makes a dataset unreadable).
   bool readable = false;
+  /// Datasets that are not readable: why, as read() would say it.
+  std::string unreadable_reason;
   /// Datasets: HDF5's own description of the type ("16-bit little-endian
   /// integer", "h5py bool enum", "variable-length UTF-8 string", ...).
   std::string type;
@@ -57,12 +92,18 @@ struct H5Object {
   std::string layout;
   /// Datasets with chunked layout: the chunk dimensions.
   std::optional<Shape> chunks;
-  /// Datasets: the filter pipeline in order ("shuffle", "gzip", "lzf", ...).
+  /// Datasets: the filter pipeline in order ("shuffle", "gzip", "lzf",
+  /// "filter 32001 (blosc)"...).
   std::vector<std::string> filters;
   /// Virtual datasets: every source mapping, in the order HDF5 stores them.
   std::vector<H5VirtualSource> virtual_sources;
-  /// Names of the attributes attached to this object.
+  /// Names of the attributes attached to this object, in the order h5py
+  /// lists them: creation order where the object tracks it, else by name.
   std::vector<std::string> attributes;
+  /// The attributes H5File::attributes() leaves out, as (name, why): types
+  /// ndbridge does not read (compounds, variable-length sequences such as
+  /// netCDF's DIMENSION_LIST, region references...).
+  std::vector<std::pair<std::string, std::string>> unreadable_attributes;
   /// Set when libhdf5 cannot open the object (a format version newer than
   /// it reads, a damaged object header): its reason. Only `path` and `kind`
   /// are known then; the rest of the listing is unaffected.
@@ -113,7 +154,9 @@ class H5File {
   /// Closes the file and every dataset kept open.
   ~H5File();
 
-  /// Every group and dataset, depth first in name order, the root group first.
+  /// Every group and dataset, depth first, the root group first; within a
+  /// group in creation order where the group tracks it (as h5py lists it:
+  /// netCDF-4 files, h5py's track_order=True), else in name order.
   std::vector<H5Object> list() const;
   /// What list() says about one object. Throws NotFoundError if absent.
   H5Object info(const std::string& object) const;
@@ -143,7 +186,13 @@ class H5File {
   /// a range there: C order, the dtype of read_info(), `size` exactly the
   /// bytes they take.
   void read_rows_into(const std::string& dataset, RowIndices indices, void* buffer, std::uint64_t size) const;
-  /// The attributes of a group or dataset, in name order; scalars are 0-d.
+  /// The attributes of a group or dataset, in the order list() gives
+  /// their names; scalars are 0-d. Object references read as the path of
+  /// the object they refer to ("" for a null reference), as h5py's
+  /// f[ref].name. An attribute of a type ndbridge does not read is left out
+  /// (list() and info() name it, with the reason) and does not stop the
+  /// others; a null attribute (h5py.Empty) is a zero-length 1-d array of its
+  /// type. Throws NotFoundError, H5Error for a damaged attribute.
   std::vector<std::pair<std::string, Array>> attributes(const std::string& object) const;
 
   /// The path the file was opened with.

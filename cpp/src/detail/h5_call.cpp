@@ -32,7 +32,11 @@ herr_t collect(unsigned, const H5E_error2_t* error, void* data) {
   return 0;
 }
 
+thread_local std::string filter_error;
+
 }  // namespace
+
+void note_filter_error(const std::string& why) { filter_error = why; }
 
 void throw_h5(const std::string& what) {
   std::vector<Entry> entries;
@@ -40,6 +44,13 @@ void throw_h5(const std::string& what) {
   if (stack >= 0) {
     H5Ewalk2(stack, H5E_WALK_UPWARD, collect, &entries);
     H5Eclose_stack(stack);
+  }
+  // A filter's own reason comes first, as libhdf5 1.10 stacks it.
+  if (!filter_error.empty()) {
+    if (entries.empty() || entries.front().description != filter_error) {
+      entries.insert(entries.begin(), Entry{"ndbridge_filter", filter_error, "Data filters", "Filter operation failed"});
+    }
+    filter_error.clear();
   }
   std::string text;
   for (const Entry& e : entries) {

@@ -17,6 +17,11 @@ static_assert(sizeof(hid_t) == sizeof(std::int64_t), "ndbridge stores hid_t as i
 /// thread's HDF5 error stack, then clears that stack.
 [[noreturn]] void throw_h5(const std::string& what);
 
+/// Records why a filter ndbridge registered failed, on this thread, for the
+/// next throw_h5 to report ("" forgets it). Filters push their errors onto
+/// HDF5's stack too, but libhdf5 1.14 drops what a callback pushes there.
+void note_filter_error(const std::string& why);
+
 /// Owns an HDF5 identifier and releases it (H5Idec_ref) on destruction;
 /// release never throws, as it runs on error paths.
 class Handle {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "detail/h5_call.hpp"
 #include "detail/h5_filters.hpp"
 #include "detail/lzf.hpp"
+#include "detail/h5_types.hpp"
 #include "ndbridge/error.hpp"
 
 namespace ndbridge::detail {
@@ -26,7 +28,11 @@ constexpr std::uint64_t kMaxChunksPerRead = 4096;
 // (one bit each); larger ones are checked on every read that touches them.
 constexpr std::uint64_t kMaxRemembered = std::uint64_t{1} << 24;
 
-constexpr H5Z_filter_t kLzf = 32000;
+#if !H5_VERSION_GE(1, 14, 0)
+// Chunk indexes up to this many records are walked whole on libhdf5 1.10,
+// one H5Dget_chunk_info call (itself a walk) per record.
+constexpr hsize_t kMaxRecordsWalked = 256;
+#endif
 
 std::uint64_t saturating_mul(std::uint64_t a, std::uint64_t b) {
   if (a != 0 && b > std::numeric_limits<std::uint64_t>::max() / a) {
@@ -41,23 +47,6 @@ std::string coordinates(const std::vector<hsize_t>& origin) {
   for (std::size_t k = 0; k < origin.size(); ++k) out << (k ? ", " : "") << origin[k];
   out << (origin.size() == 1 ? ",)" : ")");
   return out.str();
-}
-
-// Bytes one element takes in the file's chunks; 0 when unknown.
-std::uint64_t stored_element_size(hid_t dataset, hid_t file_type, const std::string& what) {
-  if (check_tri(H5Tis_variable_str(file_type), what + ": cannot read the type")) {
-    // A variable-length string is stored as a global heap reference: a
-    // 4-byte length, the heap collection's address, a 4-byte index.
-    const Handle file = own(H5Iget_file_id(dataset), what + ": cannot find its file");
-    const Handle fcpl = own(H5Fget_create_plist(file.get()), what + ": cannot read the file's settings");
-    std::size_t address_size = 0, length_size = 0;
-    check(H5Pget_sizes(fcpl.get(), &address_size, &length_size), what + ": cannot read the file's settings");
-    return 4 + address_size + 4;
-  }
-  if (H5Tdetect_class(file_type, H5T_VLEN) != 0 || H5Tget_class(file_type) == H5T_REFERENCE) {
-    return 0;  // sizes in memory and in the file differ; ndbridge does not read these anyway
-  }
-  return H5Tget_size(file_type);
 }
 
 // Steps `at` to the next index of the box [lo, hi), the last axis fastest;
@@ -87,7 +76,7 @@ H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shap
   if (H5Pget_chunk(dcpl, static_cast<int>(chunk_.size()), chunk_.data()) != static_cast<int>(dims_.size())) {
     throw FormatError(what_ + ": its chunk shape does not match its dataspace (damaged layout)");
   }
-  chunk_bytes_ = stored_element_size(dataset, file_type, what_);
+  chunk_bytes_ = h5_stored_element_size(dataset, file_type, what_);
   std::uint64_t total = 1;
   for (std::size_t k = 0; k < dims_.size(); ++k) {
     if (chunk_[k] == 0) throw FormatError(what_ + ": a chunk dimension is 0 (damaged layout)");
@@ -100,32 +89,16 @@ H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shap
     throw FormatError(what_ + ": its chunks would hold " + std::to_string(chunk_bytes_) +
                       " bytes, more than HDF5 allows (damaged layout)");
   }
-  const int filters = H5Pget_nfilters(dcpl);
-  if (filters < 0) throw_h5(what_ + ": cannot read the filter pipeline");
-  for (int k = 0; k < filters; ++k) {
-    unsigned flags = 0;
-    std::size_t count = 0;
-    char name[64] = {};
-    const H5Z_filter_t id =
-        H5Pget_filter2(dcpl, static_cast<unsigned>(k), &flags, &count, nullptr, sizeof name, name, nullptr);
-    if (id == H5Z_FILTER_SHUFFLE || id == H5Z_FILTER_FLETCHER32) {
-      if (id == H5Z_FILTER_FLETCHER32 && resizer_ < 0) ++checksums_before_;
-    } else if (resizer_ >= 0 || chunk_bytes_ == 0 ||
-               !(id == H5Z_FILTER_DEFLATE || (id == kLzf && lzf_checks_chunk_size()))) {
-      // libhdf5 1.10 takes any filter's output as the chunk, however short:
-      // only the filters whose output ndbridge checks are read. Refused
-      // when a read is asked for, so that the dataset still lists.
-      if (unsupported_.empty()) {
-        unsupported_ = what_ + ": its filter pipeline has filter " + std::to_string(id) +
-                       (name[0] ? std::string(" (") + name + ")" : std::string()) +
-                       (resizer_ >= 0 ? " after another compressor" : "") +
-                       "; ndbridge reads chunks compressed once, with gzip or lzf, "
-                       "optionally with shuffle and fletcher32";
-      }
-    } else {
-      resizer_ = k;
+  // Which pipelines are read is pipeline_refusal's to say; refused when a
+  // read is asked for, so that the dataset still lists.
+  const std::vector<PipelineFilter> pipeline = filter_pipeline(dcpl, what_);
+  unsupported_ = pipeline_refusal(pipeline, chunk_bytes_ != 0, what_);
+  for (const PipelineFilter& f : pipeline) {
+    if (f.id == H5Z_FILTER_FLETCHER32 && resizer_ < 0) ++checksums_before_;
+    if (f.id != H5Z_FILTER_SHUFFLE && f.id != H5Z_FILTER_FLETCHER32 && resizer_ < 0) {
+      resizer_ = static_cast<int>(filters_.size());
     }
-    filters_.push_back(id);
+    filters_.push_back(f.id);
   }
   if (total <= kMaxRemembered) checked_.assign(static_cast<std::size_t>(total), false);
   // gzip or lzf, with or without shuffle, over fixed-size elements (read
@@ -135,13 +108,14 @@ H5Chunks::H5Chunks(hid_t dataset, hid_t dcpl, hid_t file_type, const Shape& shap
   decodes_ = unsupported_.empty() && resizer_ >= 0 && chunk_bytes_ != 0 &&
              !check_tri(H5Tis_variable_str(file_type), what_ + ": cannot read the type") &&
              std::all_of(filters_.begin(), filters_.end(), [](H5Z_filter_t id) {
-               return id == H5Z_FILTER_DEFLATE || id == kLzf || id == H5Z_FILTER_SHUFFLE;
+               return id == H5Z_FILTER_DEFLATE || id == kLzfFilter || id == H5Z_FILTER_SHUFFLE;
              });
   element_size_ = H5Tget_size(file_type);
 }
 
 void H5Chunks::read(hid_t mem_type, const std::vector<Run>& runs, std::uint64_t out_rows, void* buffer) const {
   if (!unsupported_.empty()) throw UnsupportedError(unsupported_);
+  std::call_once(index_checked_, [this] { check_index(); });
   for (std::size_t k = 1; k < dims_.size(); ++k) {
     if (dims_[k] == 0) return;
   }
@@ -188,6 +162,67 @@ void H5Chunks::read_through_hdf5(hid_t mem_type, const std::vector<Run>& runs, s
     }
   }
   flush();
+}
+
+void H5Chunks::check_record(const hsize_t* offset) const {
+  for (std::size_t k = 0; k < dims_.size(); ++k) {
+    if (offset[k] % chunk_[k] != 0 || offset[k] >= dims_[k]) {
+      const std::vector<hsize_t> at(offset, offset + dims_.size());
+      throw FormatError(what_ + ": a chunk record has the coordinates " + coordinates(at) +
+                        ", which are not those of a chunk (multiples of " + coordinates(chunk_) +
+                        " inside " + coordinates(dims_) + "; damaged chunk index)");
+    }
+  }
+}
+
+void H5Chunks::check_index() const {
+  hsize_t records = 0;
+  const Handle space = own(H5Dget_space(dataset_), what_ + ": cannot read the dataspace");
+  if (H5Dget_num_chunks(dataset_, space.get(), &records) < 0) throw_h5(what_ + ": cannot count its chunks");
+  std::uint64_t total = 1;
+  for (const hsize_t n : grid_) total = saturating_mul(total, n);
+  if (records > total) {
+    throw FormatError(what_ + " has " + std::to_string(records) + " chunk records, but its extent holds " +
+                      std::to_string(total) + " chunks (damaged chunk index)");
+  }
+  complete_ = records == total;
+#if H5_VERSION_GE(1, 14, 0)
+  // One walk over the index.
+  struct Walk {
+    const H5Chunks* self;
+    std::exception_ptr error;
+  } walk{this, nullptr};
+  const auto visit = [](const hsize_t* offset, unsigned, haddr_t, hsize_t, void* data) -> int {
+    auto* w = static_cast<Walk*>(data);
+    try {
+      w->self->check_record(offset);
+      return 0;
+    } catch (...) {
+      w->error = std::current_exception();
+      return -1;
+    }
+  };
+  const herr_t walked = H5Dchunk_iter(dataset_, H5P_DEFAULT, visit, &walk);
+  if (walk.error) std::rethrow_exception(walk.error);
+  if (walked < 0) throw_h5(what_ + ": cannot walk its chunk index");
+#else
+  // libhdf5 1.10 walks the index anew for each record asked for: only small
+  // indexes are walked whole. (It rounds coordinates down when it reads
+  // them, so only those outside the extent show here; a complete index
+  // shows the rest as a chunk without a record.)
+  if (records <= kMaxRecordsWalked) {
+    std::vector<hsize_t> offset(dims_.size());
+    for (hsize_t i = 0; i < records; ++i) {
+      unsigned mask = 0;
+      haddr_t address = 0;
+      hsize_t size = 0;
+      if (H5Dget_chunk_info(dataset_, space.get(), i, offset.data(), &mask, &address, &size) < 0) {
+        throw_h5(what_ + ": cannot read its chunk index");
+      }
+      check_record(offset.data());
+    }
+  }
+#endif
 }
 
 std::vector<H5Chunks::Slab> H5Chunks::slabs(std::uint64_t start, std::uint64_t rows) const {
@@ -297,6 +332,16 @@ bool H5Chunks::stored(const std::vector<hsize_t>& origin) const {
   return H5Dread_chunk(dataset_, H5P_DEFAULT, origin.data(), &mask, probe) >= 0;
 }
 
+bool H5Chunks::never_written(const std::vector<hsize_t>& origin) const {
+  H5Eclear2(H5E_DEFAULT);
+  if (complete_) {
+    throw FormatError(what_ + ": the chunk at " + coordinates(origin) +
+                      " has no record, though the index has as many records as the dataset has chunks: "
+                      "a record's coordinates are wrong (damaged chunk index)");
+  }
+  return false;
+}
+
 bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin, ChunkBuffers& buffers) const {
   const std::string chunk = what_ + ": the chunk at " + coordinates(origin);
   hsize_t size = 0;
@@ -304,11 +349,11 @@ bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin, ChunkBuffers& buf
     // libhdf5 1.10 fails here for a chunk never written (when others were),
     // which reads as the fill value. A record it cannot look up at all fails
     // the read itself the same way, with an error: nothing unsafe gets by.
-    return false;
+    return never_written(origin);
   }
   // Unfiltered chunks report the layout's size, whatever their record says
   // (and libhdf5 reads that many bytes), so only a filtered one can say 0.
-  if (size == 0 && (filters_.empty() || !stored(origin))) return false;  // never written
+  if (size == 0 && (filters_.empty() || !stored(origin))) return never_written(origin);
   if (size == 0) throw FormatError(chunk + " is stored in 0 bytes (damaged chunk record)");
   std::uint64_t file_size = file_.size_at_open();
   if (size > file_size) file_size = file_.size();  // grown since?
@@ -458,7 +503,7 @@ void H5Chunks::decode(const std::vector<hsize_t>& origin, ChunkBuffers& buffers)
         throw FormatError(chunk + (size < 0 ? std::string(" is not a complete gzip stream (damaged chunk)")
                                             : inflated_wrongly(size, chunk_bytes_)));
       }
-    } else if (filters_[k] == kLzf) {
+    } else if (filters_[k] == kLzfFilter) {
       // lzf_decompress writes nothing past the end of `out`: a stream that
       // needs more room (or is corrupt) gives 0.
       LzfError error = LzfError::None;

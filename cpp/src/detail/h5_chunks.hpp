@@ -110,8 +110,19 @@ class H5Chunks {
   // other axis of the chunk) to the output, where `row` goes to row `to`.
   void copy_out(const std::vector<hsize_t>& origin, const std::vector<char>& decoded, std::uint64_t row,
                 std::uint64_t count, std::uint64_t to, std::byte* buffer) const;
+  // What check_chunk says of a chunk without a record: false (it reads as
+  // the fill value), unless the index is complete.
+  bool never_written(const std::vector<hsize_t>& origin) const;
   // Whether the chunk at `origin` has a record (with an address) at all.
   bool stored(const std::vector<hsize_t>& origin) const;
+  // Checks the chunk index as a whole, once: no more records than the
+  // extent has chunks, and each record's coordinates a multiple of the
+  // chunk shape inside the extent. libhdf5 1.10 rounds a coordinate down
+  // and looks chunks up by it, so a damaged one reads the chunk it names
+  // as never written (the fill value) or another chunk's data.
+  void check_index() const;
+  // One record's coordinates, for check_index.
+  void check_record(const hsize_t* offset) const;
 
   hid_t dataset_;
   const File& file_;
@@ -127,6 +138,8 @@ class H5Chunks {
   mutable std::mutex mutex_;  // guards checked_
   mutable std::vector<bool> checked_;  // by chunk index, row-major; empty: grid too big to keep
   bool decodes_ = false;  // whether reads go through read_decoded
+  mutable std::once_flag index_checked_;
+  mutable bool complete_ = false;  // every chunk has a record: none may be missing
   std::size_t element_size_ = 0;  // bytes per element in the file
 };
 

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <mutex>
+#include <string>
 
 #include "detail/h5_call.hpp"
+#include "detail/h5_plugins.hpp"
 #include "detail/lzf.hpp"
 
 namespace ndbridge::detail {
@@ -18,7 +20,6 @@ thread_local std::uint64_t expected_bytes = 0;
 // False when someone else's LZF filter was registered first.
 bool lzf_is_ours = false;
 
-constexpr H5Z_filter_t kLzfFilter = 32000;
 // The cd_values h5py stores: filter revision, liblzf version, chunk bytes.
 constexpr unsigned kLzfFilterRevision = 4;
 constexpr unsigned kLzfLibraryVersion = 0x0105;
@@ -32,20 +33,7 @@ constexpr std::size_t kLzfMaxRatio = 88;
 void push_error(const char* what) {
   H5Epush2(H5E_DEFAULT, __FILE__, "ndbridge_filter", __LINE__, H5E_ERR_CLS, H5E_PLINE,
            H5E_CANTFILTER, "%s", what);
-}
-
-// Whether `size` bytes is what the current read expects of a chunk; pushes
-// the error if not.
-bool expected_size(std::size_t size, const char* filter) {
-  const std::uint64_t expected = expected_bytes;
-  if (expected == 0 || size == expected) return true;
-  char message[160];
-  std::snprintf(message, sizeof message,
-                "%s: chunk unfilters to %zu bytes, but the dataset's chunks hold %llu "
-                "(damaged chunk)",
-                filter, size, static_cast<unsigned long long>(expected));
-  push_error(message);
-  return false;
+  note_filter_error(what);
 }
 
 herr_t lzf_set_local(hid_t dcpl, hid_t type, hid_t) {
@@ -98,7 +86,7 @@ std::size_t lzf_filter(unsigned flags, std::size_t count, const unsigned values[
         push_error("lzf: chunk decompresses to fewer bytes than the chunk holds");
         return 0;
       }
-      if (size != 0 && !expected_size(size, "lzf")) {
+      if (size != 0 && !chunk_size_expected(size, "lzf")) {
         H5free_memory(out);
         return 0;
       }
@@ -147,7 +135,61 @@ void register_once() {
 
 }  // namespace
 
-ExpectChunkBytes::ExpectChunkBytes(std::uint64_t bytes) noexcept { expected_bytes = bytes; }
+std::vector<PipelineFilter> filter_pipeline(hid_t dcpl, const std::string& what) {
+  const int count = H5Pget_nfilters(dcpl);
+  if (count < 0) throw_h5(what + ": cannot read the filter pipeline");
+  std::vector<PipelineFilter> out;
+  // A pipeline message stores a name's length in 16 bits: this holds any.
+  std::vector<char> name(65537);
+  for (int k = 0; k < count; ++k) {
+    unsigned flags = 0;
+    std::size_t values = 0;
+    name[0] = '\0';
+    const H5Z_filter_t id = H5Pget_filter2(dcpl, static_cast<unsigned>(k), &flags, &values, nullptr,
+                                           name.size(), name.data(), nullptr);
+    if (id < 0) throw_h5(what + ": cannot read the filter pipeline");
+    out.push_back({id, name.data()});
+  }
+  return out;
+}
+
+std::string pipeline_refusal(const std::vector<PipelineFilter>& pipeline, bool fixed_size,
+                             const std::string& what) {
+  bool compressed = false;
+  for (const PipelineFilter& f : pipeline) {
+    if (f.id == H5Z_FILTER_SHUFFLE || f.id == H5Z_FILTER_FLETCHER32) continue;
+    const bool checked = f.id == H5Z_FILTER_DEFLATE || (f.id == kLzfFilter && lzf_checks_chunk_size()) ||
+                         (f.id != kLzfFilter && plugin_checks_chunk_size(f.id));
+    const std::string named = "filter " + std::to_string(f.id) + (f.name.empty() ? "" : " (" + f.name + ")");
+    if (!checked && f.id >= 256 && H5Zfilter_avail(f.id) <= 0) {
+      H5Eclear2(H5E_DEFAULT);
+      return what + ": " + missing_filter(f.id, f.name);
+    }
+    if (!checked || compressed || !fixed_size) {
+      return what + ": its filter pipeline has " + named + (compressed ? " after another compressor" : "") +
+             (fixed_size ? "" : " over elements of no fixed size") +
+             "; ndbridge reads chunks compressed once, with gzip, lzf or a filter plugin, "
+             "optionally with shuffle and fletcher32";
+    }
+    compressed = true;
+  }
+  return {};
+}
+
+bool chunk_size_expected(std::size_t size, const char* filter) {
+  const std::uint64_t expected = expected_bytes;
+  if (expected == 0 || size == expected) return true;
+  const std::string message = std::string(filter) + ": chunk unfilters to " + std::to_string(size) +
+                              " bytes, but the dataset's chunks hold " + std::to_string(expected) +
+                              " (damaged chunk)";
+  push_error(message.c_str());
+  return false;
+}
+
+ExpectChunkBytes::ExpectChunkBytes(std::uint64_t bytes) noexcept {
+  expected_bytes = bytes;
+  note_filter_error("");
+}
 
 ExpectChunkBytes::~ExpectChunkBytes() { expected_bytes = 0; }
 

@@ -1,5 +1,6 @@
 #include "detail/h5_types.hpp"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -131,7 +132,8 @@ H5TypeInfo describe_compound(hid_t type) {
 
 H5TypeInfo describe_string(hid_t type) {
   H5TypeInfo info;
-  const bool utf8 = H5Tget_cset(type) == H5T_CSET_UTF8;
+  info.cset = H5Tget_cset(type);
+  const bool utf8 = info.cset == H5T_CSET_UTF8;
   if (check_tri(H5Tis_variable_str(type), "cannot inspect a string type")) {
     info.vlen_string = true;
     info.description = std::string("variable-length ") + (utf8 ? "UTF-8" : "ASCII") + " string";
@@ -139,6 +141,9 @@ H5TypeInfo describe_string(hid_t type) {
   }
   const std::size_t size = H5Tget_size(type);
   info.description = std::to_string(size) + "-byte fixed-length " + (utf8 ? "UTF-8" : "ASCII") + " string";
+  info.padding = H5Tget_strpad(type);
+  if (info.padding == H5T_STR_SPACEPAD) info.description += ", space-padded";
+  if (info.padding == H5T_STR_NULLTERM) info.description += ", NUL-terminated";
   if (size >= 1) info.dtype = DType(Kind::Bytes, size, ByteOrder::NotApplicable);
   return info;
 }
@@ -154,7 +159,14 @@ H5TypeInfo describe_h5_type(hid_t type) {
     case H5T_STRING: return describe_string(type);
     case H5T_BITFIELD: return {std::nullopt, false, "bitfield"};
     case H5T_OPAQUE: return {std::nullopt, false, "opaque"};
-    case H5T_REFERENCE: return {std::nullopt, false, "object reference"};
+    case H5T_REFERENCE: {
+      H5TypeInfo info{std::nullopt, false, "region reference"};
+      if (H5Tequal(type, H5T_STD_REF_OBJ) > 0) {
+        info.object_reference = true;
+        info.description = "object reference";
+      }
+      return info;
+    }
     case H5T_VLEN: return {std::nullopt, false, "variable-length sequence"};
     case H5T_ARRAY: return {std::nullopt, false, "array type"};
     case H5T_TIME: return {std::nullopt, false, "time"};
@@ -162,10 +174,10 @@ H5TypeInfo describe_h5_type(hid_t type) {
   }
 }
 
-Handle h5_vlen_string_type() {
+Handle h5_vlen_string_type(H5T_cset_t cset) {
   Handle t = own(H5Tcopy(H5T_C_S1), "cannot create a string type");
   check(H5Tset_size(t.get(), H5T_VARIABLE), "cannot create a string type");
-  check(H5Tset_cset(t.get(), H5T_CSET_UTF8), "cannot create a string type");
+  check(H5Tset_cset(t.get(), cset), "cannot create a string type");
   return t;
 }
 
@@ -225,8 +237,38 @@ Handle h5_type_for(const DType& dtype) {
 }
 
 Handle h5_memory_type(hid_t file_type, const H5TypeInfo& info) {
-  if (info.vlen_string) return h5_vlen_string_type();
+  if (info.vlen_string) return h5_vlen_string_type(info.cset);
   return own(H5Tcopy(file_type), "cannot copy an HDF5 type");
+}
+
+std::uint64_t h5_stored_element_size(hid_t object, hid_t file_type, const std::string& what) {
+  if (check_tri(H5Tis_variable_str(file_type), what + ": cannot read the type")) {
+    // A variable-length string is stored as a global heap reference: a
+    // 4-byte length, the heap collection's address, a 4-byte index.
+    const Handle file = own(H5Iget_file_id(object), what + ": cannot find its file");
+    const Handle fcpl = own(H5Fget_create_plist(file.get()), what + ": cannot read the file's settings");
+    std::size_t address_size = 0, length_size = 0;
+    check(H5Pget_sizes(fcpl.get(), &address_size, &length_size), what + ": cannot read the file's settings");
+    return 4 + address_size + 4;
+  }
+  if (H5Tdetect_class(file_type, H5T_VLEN) != 0 || H5Tget_class(file_type) == H5T_REFERENCE) {
+    return 0;  // sizes in memory and in the file differ
+  }
+  return H5Tget_size(file_type);
+}
+
+void unpad_strings(const H5TypeInfo& info, std::byte* data, std::uint64_t count) {
+  if (!info.dtype || info.dtype->kind() != Kind::Bytes || info.padding == H5T_STR_NULLPAD) return;
+  const std::size_t size = info.dtype->itemsize();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto* s = reinterpret_cast<char*>(data + i * size);
+    if (info.padding == H5T_STR_SPACEPAD) {
+      for (std::size_t n = size; n > 0 && s[n - 1] == ' '; --n) s[n - 1] = '\0';
+    } else if (info.padding == H5T_STR_NULLTERM) {
+      const auto* end = static_cast<const char*>(std::memchr(s, '\0', size));
+      if (end != nullptr) std::memset(s + (end - s), 0, size - static_cast<std::size_t>(end - s));
+    }
+  }
 }
 
 }  // namespace ndbridge::detail

@@ -49,7 +49,8 @@ elseif(MODE STREQUAL "pkgconfig")
   if(STATIC)
     list(PREPEND pc_args --static)
   endif()
-  set(ENV{PKG_CONFIG_PATH} ${PREFIX}/lib/pkgconfig)
+  # The caller's path stays after it: where its HDF5's hdf5.pc is.
+  set(ENV{PKG_CONFIG_PATH} "${PREFIX}/lib/pkgconfig:$ENV{PKG_CONFIG_PATH}")
   execute_process(COMMAND pkg-config ${pc_args}
                   OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
