@@ -721,7 +721,7 @@ Array H5File::State::read_picked(const OpenDataset& d, const std::string& datase
   Shape distinct_shape = d.shape;
   distinct_shape[0] = picked.rows.size();
   const detail::QuietErrors quiet;
-  Array texts = read_elements(d.type.get(), d.info, distinct_shape,
+  Array texts = read_elements(d.dataset.get(), d.type.get(), d.info, distinct_shape,
                               [&](hid_t mem_type, hid_t, void* buffer) {
                                 return read_runs(d, mem_type, picked.runs(), picked.rows.size(), buffer, what);
                               },
