@@ -8,6 +8,7 @@
 #include "ndbridge/config.hpp"
 #include "npy.hpp"
 #include "npz.hpp"
+#include "packed.hpp"
 
 namespace py = pybind11;
 
@@ -17,6 +18,7 @@ PYBIND11_MODULE(_core, m) {
   ndbridge::python::register_errors(m);
   ndbridge::python::register_npy(m);
   ndbridge::python::register_npz(m);
+  ndbridge::python::register_packed(m);
 #if NDBRIDGE_WITH_HDF5
   ndbridge::python::register_h5(m);
 #endif

@@ -18,15 +18,10 @@ import numpy as np
 from . import cpp
 from ._errors import NotFoundError, UnsupportedError, UsageError
 from ._formats import NPY, NPZ, PathLike, detect_format, quoted
+from .packed import CLASS_NAMES, ENCODED, IMAGES, LABELS, META_SUFFIX
 
 #: A row's index, or many of them (numpy's fancy indexing along the first axis).
 Index = Union[int, np.integer, Sequence[int], "np.ndarray"]
-
-# What ``ndbridge pack`` writes: images, and labels when it had classes.
-_IMAGES = "images"
-_LABELS = "labels"
-_CLASS_NAMES = "class_names"
-_ENCODED = "encoded"
 
 
 def _arrays(path: PathLike, fmt: str) -> dict[str, tuple[int, ...]]:
@@ -146,28 +141,28 @@ class Dataset:
                 )
             with cpp.NpyReader(path) as reader:
                 length = self._length(reader.shape, path, name)
-            meta = Path(path).with_name(Path(path).stem + ".meta.npz")
+            meta = Path(path).with_name(Path(path).stem + META_SUFFIX)
             found = _arrays(meta, NPZ) if meta.is_file() else {}
             label_file = self._labels(meta, found, labels, packed=True)
-            if _CLASS_NAMES in found and label_file is not None:
-                self.classes = _texts(meta, NPZ, _CLASS_NAMES)
+            if CLASS_NAMES in found and label_file is not None:
+                self.classes = _texts(meta, NPZ, CLASS_NAMES)
         else:
             found = _arrays(path, fmt)
-            packed = name is None and _IMAGES in found
-            if name is None and _ENCODED in found and not packed:
+            packed = name is None and IMAGES in found
+            if name is None and ENCODED in found and not packed:
                 raise UnsupportedError(
                     f"{quoted(path)} holds encoded images (ndbridge pack --store encoded); "
                     "Dataset reads rows of pixels: name one of its arrays, or pack without "
                     "--store encoded"
                 )
             if name is None:
-                name = _IMAGES if packed else self._only(path, found)
+                name = IMAGES if packed else self._only(path, found)
             if name.lstrip("/") not in found:
                 raise NotFoundError(f"{quoted(path)}: no array named '{name}'")
             length = self._length(found[name.lstrip("/")], path, name)
             label_file = self._labels(path, found, labels, packed=packed)
-            if packed and label_file is not None and _CLASS_NAMES in found:
-                self.classes = _texts(path, fmt, _CLASS_NAMES)
+            if packed and label_file is not None and CLASS_NAMES in found:
+                self.classes = _texts(path, fmt, CLASS_NAMES)
         self._rows = _Array(path, fmt, name, mmap)
         self._labels_array = None
         if label_file is not None:
@@ -205,7 +200,7 @@ class Dataset:
         if labels is False:
             return None
         if labels is True:
-            return (where, _LABELS) if packed and _LABELS in found else None
+            return (where, LABELS) if packed and LABELS in found else None
         if labels not in found:
             raise NotFoundError(f"{quoted(where)}: no label array named '{labels}'")
         return (where, labels)

@@ -33,7 +33,7 @@ import numpy as np
 from . import cpp
 from ._errors import Error, FormatError, UnsupportedError
 from ._formats import HDF5, NPY, PathLike, detect_format, quoted
-from .convert import (
+from .arrays import (
     BLOCK_BYTES,
     ArraySource,
     h5_dataset_names,

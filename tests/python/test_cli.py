@@ -31,6 +31,19 @@ def test_version_comes_from_the_cmake_project(capsys: pytest.CaptureFixture[str]
     assert ndbridge.__version__.count(".") == 2
 
 
+def test_the_parser_imports_no_command_s_dependencies() -> None:
+    # Every command registers its options at start-up; the heavy modules
+    # (h5py, Pillow, dask) load only when a command that needs them runs.
+    code = (
+        "import sys\n"
+        "from ndbridge.__main__ import _build_parser\n"
+        "_build_parser()\n"
+        "print(sorted(m for m in ('h5py', 'PIL', 'dask', 'imageio') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
 def test_unknown_command_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["frobnicate"])

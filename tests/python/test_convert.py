@@ -247,7 +247,7 @@ def test_failure_midway_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
     np.savez(tmp_path / "z.npz", a=SAMPLES["float32"], b=SAMPLES["bool"])
     out = tmp_path / "z.h5"
     out.write_bytes(b"old")
-    real = convert_module._npy_source
+    real = convert_module.npy_source
     calls: list[str] = []
 
     def failing(path: Path, name: str) -> Any:
@@ -256,7 +256,7 @@ def test_failure_midway_leaves_no_file(tmp_path: Path, monkeypatch: pytest.Monke
             raise ndbridge.FormatError("simulated failure on the second member")
         return real(path, name)
 
-    monkeypatch.setattr(convert_module, "_npy_source", failing)
+    monkeypatch.setattr(convert_module, "npy_source", failing)
     with pytest.raises(ndbridge.FormatError, match="simulated"):
         convert(tmp_path / "z.npz", out, force=True)
     assert calls == ["a", "b"]

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ..convert import COMPRESSIONS
+from ..options import COMPRESSIONS
 
 
 def add_parser(commands: Any) -> None:

@@ -1,24 +1,10 @@
 """The HDF5 output of the packing tool, written with h5py.
 
-Layout (every dataset readable by h5py and by ndbridge's C++ reader):
-
-- ``images``: (N, H, W, C) decoded samples, one sample per chunk
-  (``--store decoded``); or ``encoded`` (total bytes,) uint8 holding the
-  original files back to back, with ``offsets`` (N + 1,) int64 so that sample
-  i is ``encoded[offsets[i]:offsets[i + 1]]``, and ``shapes`` (N, 3) the
-  decoded (H, W, C) of each (``--store encoded``);
-- ``labels`` (N,) int64 and ``class_names`` (K,) str, with ``--labels dirs``;
-- ``paths`` (N,) str: each sample's source file, relative to the source root;
-- ``skipped/paths`` and ``skipped/reasons`` (M,) str: files that could not
-  be packed and why (``--on-error skip``);
-- ``ignored/paths`` and ``ignored/reasons`` (K,) str: files and folders under
-  the source that were not packed (other kinds, hidden, links to folders
-  already packed) and why;
-- root attributes: ``ndbridge_version``, ``created``, ``source_root``,
-  ``options`` (JSON), ``pixels`` (JSON: images turned upright by EXIF,
-  files with more than one frame), ``names`` ("utf-8", or "escaped" when
-  some file name is not UTF-8; see ``names``), ``store``, ``count``,
-  ``format`` = "ndbridge-pack/1".
+The layout, readable by h5py and by ndbridge's C++ reader, is
+:mod:`ndbridge.packed`'s (``ndbridge/packed.hpp``): one sample per row of
+``images`` and one chunk per sample (``--store decoded``), or the source
+files' bytes in ``encoded`` with ``offsets`` and ``shapes``
+(``--store encoded``); text datasets as h5py's variable-length UTF-8.
 
 While packing, the file lives at ``OUT.partial``; at every checkpoint (at
 most once a second) it is closed, so that HDF5 writes out all it holds, and
@@ -37,13 +23,13 @@ from typing import Any
 import h5py
 import numpy as np
 
+from .. import packed
 from .._errors import UsageError
 from .checkpoint import Checkpoint
 from .decoding import Sample
 from .sources import Census
 from .writeback import Writeback
 
-FORMAT = "ndbridge-pack/1"
 #: Seconds between checkpoints of the partial file.
 CHECKPOINT_SECONDS = 1.0
 _STR = h5py.string_dtype()
@@ -88,26 +74,25 @@ def _append(dataset: h5py.Dataset, values: Any) -> None:
 
 def _rewind(f: h5py.File, written: int, skipped: int) -> None:
     """Drop rows written after the checkpoint (an interrupted batch)."""
-    for name in ("images", "labels", "shapes"):
+    for name in (packed.IMAGES, packed.LABELS, packed.SHAPES):
         if name in f and f[name].shape[0] > written:
             f[name].resize(written, axis=0)
-    if "offsets" in f:
-        f["offsets"].resize(written + 1, axis=0)
-        f["encoded"].resize(int(f["offsets"][written]), axis=0)
+    if packed.OFFSETS in f:
+        f[packed.OFFSETS].resize(written + 1, axis=0)
+        f[packed.ENCODED].resize(int(f[packed.OFFSETS][written]), axis=0)
     # Text is stored as references into HDF5's global heap. A killed run
     # may have left chunks on disk that refer to heap objects it never
     # flushed, and HDF5 frees what an overwritten element refers to:
     # appending after such rows fails ("bad heap index"). So the text
     # datasets are written anew from the rows the checkpoint vouches for.
     for name, rows, chunk_rows in (
-        ("paths", written, 4096),
-        ("skipped/paths", skipped, 256),
-        ("skipped/reasons", skipped, 256),
+        (packed.PATHS, written, 4096),
+        (packed.SKIPPED_PATHS, skipped, 256),
+        (packed.SKIPPED_REASONS, skipped, 256),
     ):
         kept = list(f[name].asstr()[:rows]) if rows else []
-        parent, leaf = (f["skipped"], name.split("/")[1]) if "/" in name else (f, name)
-        del parent[leaf]
-        _append(_appendable(parent, leaf, _STR, chunk_rows=chunk_rows), kept)
+        del f[name]
+        _append(_appendable(f, name, _STR, chunk_rows=chunk_rows), kept)
 
 
 class H5Sink:
@@ -159,21 +144,20 @@ class H5Sink:
         f = h5py.File(self.partial, "w", libver="earliest")
         for key, value in meta.items():
             f.attrs[key] = value
-        f.attrs["format"] = FORMAT
-        f.attrs["store"] = self.store
-        f.attrs["options"] = json.dumps(options, sort_keys=True)
-        _appendable(f, "paths", _STR)
-        skipped = f.create_group("skipped")
-        _appendable(skipped, "paths", _STR, chunk_rows=256)
-        _appendable(skipped, "reasons", _STR, chunk_rows=256)
+        f.attrs[packed.ATTR_FORMAT] = packed.FORMAT
+        f.attrs[packed.ATTR_STORE] = self.store
+        f.attrs[packed.ATTR_OPTIONS] = json.dumps(options, sort_keys=True)
+        _appendable(f, packed.PATHS, _STR)
+        _appendable(f, packed.SKIPPED_PATHS, _STR, chunk_rows=256)
+        _appendable(f, packed.SKIPPED_REASONS, _STR, chunk_rows=256)
         if classes:
-            f.create_dataset("class_names", data=np.array(classes, dtype=object), dtype=_STR)
-            _appendable(f, "labels", np.int64)
+            f.create_dataset(packed.CLASS_NAMES, data=np.array(classes, dtype=object), dtype=_STR)
+            _appendable(f, packed.LABELS, np.int64)
         if self.store == "encoded":
-            _appendable(f, "encoded", np.uint8, chunk_rows=_ENCODED_CHUNK)
-            offsets = _appendable(f, "offsets", np.int64)
+            _appendable(f, packed.ENCODED, np.uint8, chunk_rows=_ENCODED_CHUNK)
+            offsets = _appendable(f, packed.OFFSETS, np.int64)
             _append(offsets, [0])
-            _appendable(f, "shapes", np.int64, row=(3,))
+            _appendable(f, packed.SHAPES, np.int64, row=(3,))
         f.flush()
         return f
 
@@ -192,7 +176,11 @@ class H5Sink:
             raise damaged(str(exc)) from None
         try:
             written, skipped = int(state["written"]), int(state["skipped"])
-            rows = {"paths": written, "skipped/paths": skipped, "skipped/reasons": skipped}
+            rows = {
+                packed.PATHS: written,
+                packed.SKIPPED_PATHS: skipped,
+                packed.SKIPPED_REASONS: skipped,
+            }
             for name, need in rows.items():
                 if name not in f or f[name].shape[0] < need:
                     raise damaged(f"'{name}' holds fewer rows than its checkpoint says")
@@ -230,7 +218,7 @@ class H5Sink:
 
     def first_path(self) -> str | None:
         """The source of sample 0, which fixed the shape."""
-        return self.file["paths"].asstr()[0] if self.count else None
+        return self.file[packed.PATHS].asstr()[0] if self.count else None
 
     @property
     def skipped_count(self) -> int:
@@ -239,14 +227,14 @@ class H5Sink:
 
     def dtype(self) -> str | None:
         """numpy's type string of the stored samples, once there is one."""
-        if "images" in self.file:
-            return self.file["images"].dtype.str
+        if packed.IMAGES in self.file:
+            return self.file[packed.IMAGES].dtype.str
         return "|u1" if self.store == "encoded" else None
 
     def shape(self) -> tuple[int, ...] | None:
         """The sample shape fixed by the first sample, once there is one."""
-        if self.store == "decoded" and "images" in self.file:
-            return tuple(self.file["images"].shape[1:])
+        if self.store == "decoded" and packed.IMAGES in self.file:
+            return tuple(self.file[packed.IMAGES].shape[1:])
         return None
 
     def _create_images(self, first: np.ndarray) -> h5py.Dataset:
@@ -256,8 +244,8 @@ class H5Sink:
         elif self.compression == "lzf":
             kwargs = {"compression": "lzf"}
         return self.file.create_dataset(
-            "images", shape=(0, *first.shape), maxshape=(None, *first.shape), dtype=first.dtype,
-            chunks=(1, *first.shape), **kwargs,
+            packed.IMAGES, shape=(0, *first.shape), maxshape=(None, *first.shape),
+            dtype=first.dtype, chunks=(1, *first.shape), **kwargs,
         )  # fmt: skip
 
     def add(
@@ -294,7 +282,9 @@ class H5Sink:
         f = self.file
         if good:
             if self.store == "decoded":
-                images = f["images"] if "images" in f else self._create_images(good[0].array)
+                images = (
+                    f[packed.IMAGES] if packed.IMAGES in f else self._create_images(good[0].array)
+                )
                 n = images.shape[0]
                 images.resize(n + len(good), axis=0)
                 origin = (0,) * (images.ndim - 1)
@@ -310,18 +300,18 @@ class H5Sink:
                 else:
                     images[n:] = np.stack([s.array for s in good])
             else:
-                offsets = f["offsets"]
+                offsets = f[packed.OFFSETS]
                 end = int(offsets[-1])
                 blob = np.frombuffer(b"".join(s.encoded for s in good), dtype=np.uint8)
-                _append(f["encoded"], blob)
+                _append(f[packed.ENCODED], blob)
                 _append(offsets, end + np.cumsum([len(s.encoded) for s in good]))
-                _append(f["shapes"], np.array([s.array.shape for s in good], dtype=np.int64))
-            _append(f["paths"], [self.census.stored(s.relpath) for s in good])
-            if "labels" in f:
-                _append(f["labels"], np.array([s.label for s in good], dtype=np.int64))
+                _append(f[packed.SHAPES], np.array([s.array.shape for s in good], dtype=np.int64))
+            _append(f[packed.PATHS], [self.census.stored(s.relpath) for s in good])
+            if packed.LABELS in f:
+                _append(f[packed.LABELS], np.array([s.label for s in good], dtype=np.int64))
         if skipped:
-            _append(f["skipped/paths"], [p for p, _ in skipped])
-            _append(f["skipped/reasons"], [r for _, r in skipped])
+            _append(f[packed.SKIPPED_PATHS], [p for p, _ in skipped])
+            _append(f[packed.SKIPPED_REASONS], [r for _, r in skipped])
 
     def _checkpoint(self, reopen: bool = True) -> None:
         # Closing writes everything out, as a flush would, and also empties
@@ -339,14 +329,13 @@ class H5Sink:
     def finish(self, report: dict[str, Any], ignored: list[tuple[str, str]]) -> Path:
         """Mark the file complete, flush it to disk and rename it to its final name."""
         f = self.file
-        if "ignored" in f:
-            del f["ignored"]
-        group = f.create_group("ignored")
-        for name, values in (("paths", [self.census.stored(p) for p, _ in ignored]),
-                             ("reasons", [r for _, r in ignored])):  # fmt: skip
-            _append(_appendable(group, name, _STR, chunk_rows=256), values)
-        f.attrs["pixels"] = json.dumps(report, sort_keys=True)
-        f.attrs["count"] = self.count
+        for name, values in ((packed.IGNORED_PATHS, [self.census.stored(p) for p, _ in ignored]),
+                             (packed.IGNORED_REASONS, [r for _, r in ignored])):  # fmt: skip
+            if name in f:
+                del f[name]
+            _append(_appendable(f, name, _STR, chunk_rows=256), values)
+        f.attrs[packed.ATTR_PIXELS] = json.dumps(report, sort_keys=True)
+        f.attrs[packed.ATTR_COUNT] = self.count
         self.file.close()
         self._writeback.stop()
         fd = os.open(self.partial, os.O_RDONLY)

@@ -48,19 +48,18 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .. import __version__
+from .. import __version__, packed
 from .._errors import FormatError, UsageError
 from .._formats import PathLike, quoted
-from ..convert import open_h5
-from .h5_writer import FORMAT
+from ..arrays import open_h5
 
 #: Datasets whose rows run over the samples (or skipped files), in the order
 #: they are created in the master.
 ROW_DATASETS = (
-    "images", "encoded", "shapes", "labels", "paths", "skipped/paths", "skipped/reasons",
-    "ignored/paths", "ignored/reasons",
+    packed.IMAGES, packed.ENCODED, packed.SHAPES, packed.LABELS, packed.PATHS,
+    packed.SKIPPED_PATHS, packed.SKIPPED_REASONS, packed.IGNORED_PATHS, packed.IGNORED_REASONS,
 )  # fmt: skip
-IGNORED = ("ignored/paths", "ignored/reasons")
+IGNORED = (packed.IGNORED_PATHS, packed.IGNORED_REASONS)
 _STR = h5py.string_dtype()
 
 
@@ -99,11 +98,12 @@ def read_shard(path: Path) -> _Shard:
     """What merging needs to know of a packed file; FormatError unless it is a finished one."""
     with open_h5(path) as f:
         attrs = {key: f.attrs[key] for key in f.attrs}
-        if attr_text(attrs.get("format", "")) != FORMAT:
+        if attr_text(attrs.get(packed.ATTR_FORMAT, "")) != packed.FORMAT:
             raise FormatError(
-                f"{quoted(path)} is not a file ndbridge pack wrote (no format='{FORMAT}' attribute)"
+                f"{quoted(path)} is not a file ndbridge pack wrote "
+                f"(no format='{packed.FORMAT}' attribute)"
             )
-        if "count" not in attrs:
+        if packed.ATTR_COUNT not in attrs:
             raise FormatError(
                 f"{quoted(path)} is not finished (no 'count' attribute): pack it again"
             )
@@ -117,8 +117,12 @@ def read_shard(path: Path) -> _Shard:
                         "merge the shard files it maps instead"
                     )
                 datasets[name] = (obj.dtype, tuple(obj.shape[1:]), int(obj.shape[0]))
-        classes = [attr_text(c) for c in f["class_names"][()]] if "class_names" in f else []
-    return _Shard(path, attr_text(attrs.get("store", "decoded")), classes, attrs, datasets)
+        classes = (
+            [attr_text(c) for c in f[packed.CLASS_NAMES][()]] if packed.CLASS_NAMES in f else []
+        )
+    return _Shard(
+        path, attr_text(attrs.get(packed.ATTR_STORE, "decoded")), classes, attrs, datasets
+    )
 
 
 def _show(dtype: np.dtype, row: tuple[int, ...]) -> str:
@@ -147,7 +151,7 @@ def _check_compatible(shards: list[_Shard]) -> None:
             if (not same_text and dtype != other_dtype) or row != other_row:
                 hint = (
                     "; images of different sizes need --resize HxW or --store encoded"
-                    if name == "images"
+                    if name == packed.IMAGES
                     else ""
                 )
                 raise UsageError(
@@ -159,16 +163,16 @@ def _check_compatible(shards: list[_Shard]) -> None:
 def _common_attrs(shards: list[_Shard]) -> dict[str, Any]:
     # What every shard agrees on is true of the whole; the rest is left out.
     out: dict[str, Any] = {}
-    roots = {attr_text(s.attrs.get("source_root", "")) for s in shards}
+    roots = {attr_text(s.attrs.get(packed.ATTR_SOURCE_ROOT, "")) for s in shards}
     if len(roots) == 1 and "" not in roots:
-        out["source_root"] = roots.pop()
+        out[packed.ATTR_SOURCE_ROOT] = roots.pop()
     options = set()
     for s in shards:
-        parsed = json.loads(attr_text(s.attrs.get("options", "{}")))
+        parsed = json.loads(attr_text(s.attrs.get(packed.ATTR_OPTIONS, "{}")))
         parsed.pop("workers", None)  # speed only
         options.add(json.dumps(parsed, sort_keys=True))
     if len(options) == 1:
-        out["options"] = options.pop()
+        out[packed.ATTR_OPTIONS] = options.pop()
     return out
 
 
@@ -209,19 +213,21 @@ def merge(
     shapes: dict[str, list[int]] = {}
     try:
         with h5py.File(partial, "w", libver="earliest") as f:
-            f.attrs["ndbridge_version"] = __version__
-            f.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            f.attrs[packed.ATTR_VERSION] = __version__
+            f.attrs[packed.ATTR_CREATED] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             for key, value in (attrs if attrs is not None else _common_attrs(shards)).items():
                 f.attrs[key] = value
-            f.attrs["format"] = FORMAT
-            f.attrs["store"] = first.store
-            f.attrs["shards"] = len(shards)
-            f.attrs["pixels"] = json.dumps(_pixels(shards), sort_keys=True)
-            escaped = any(attr_text(s.attrs.get("names", "utf-8")) != "utf-8" for s in shards)
-            f.attrs["names"] = "escaped" if escaped else "utf-8"
+            f.attrs[packed.ATTR_FORMAT] = packed.FORMAT
+            f.attrs[packed.ATTR_STORE] = first.store
+            f.attrs[packed.ATTR_SHARDS] = len(shards)
+            f.attrs[packed.ATTR_PIXELS] = json.dumps(_pixels(shards), sort_keys=True)
+            escaped = any(
+                attr_text(s.attrs.get(packed.ATTR_NAMES, "utf-8")) != "utf-8" for s in shards
+            )
+            f.attrs[packed.ATTR_NAMES] = "escaped" if escaped else "utf-8"
             if first.classes:
                 f.create_dataset(
-                    "class_names", data=np.array(first.classes, dtype=object), dtype=_STR
+                    packed.CLASS_NAMES, data=np.array(first.classes, dtype=object), dtype=_STR
                 )
             for name in ROW_DATASETS:
                 if ignored is not None and name in IGNORED:
@@ -233,10 +239,10 @@ def merge(
                 elif any(name in s.datasets for s in shards):
                     shapes[name] = _stitch(f, name, shards, master)
             if first.store == "encoded":
-                f.create_dataset("offsets", data=_offsets(shards))
-                shapes["offsets"] = list(f["offsets"].shape)
-            images = shapes.get("paths", [0])[0]
-            f.attrs["count"] = images
+                f.create_dataset(packed.OFFSETS, data=_offsets(shards))
+                shapes[packed.OFFSETS] = list(f[packed.OFFSETS].shape)
+            images = shapes.get(packed.PATHS, [0])[0]
+            f.attrs[packed.ATTR_COUNT] = images
         fd = os.open(partial, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -248,7 +254,7 @@ def merge(
         raise
     return MergeSummary(
         output=str(master), shards=len(shards), images=images,
-        skipped=shapes.get("skipped/paths", [0])[0], classes=first.classes, store=first.store,
+        skipped=shapes.get(packed.SKIPPED_PATHS, [0])[0], classes=first.classes, store=first.store,
         datasets=shapes,
     )  # fmt: skip
 
@@ -256,7 +262,7 @@ def merge(
 def _pixels(shards: list[_Shard]) -> dict[str, int]:
     total: dict[str, int] = {}
     for shard in shards:
-        for key, count in json.loads(attr_text(shard.attrs.get("pixels", "{}"))).items():
+        for key, count in json.loads(attr_text(shard.attrs.get(packed.ATTR_PIXELS, "{}"))).items():
             total[key] = total.get(key, 0) + int(count)
     return total
 
@@ -285,7 +291,7 @@ def _offsets(shards: list[_Shard]) -> np.ndarray:
     base = 0
     for shard in shards:
         with open_h5(shard.path) as f:
-            offsets = f["offsets"][()].astype(np.int64)
+            offsets = f[packed.OFFSETS][()].astype(np.int64)
         parts.append(offsets[1:] + base)
         base += int(offsets[-1])
     return np.concatenate(parts)

@@ -28,14 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from .. import packed
 from .._npy_stream import file_pieces, npy_header, write_member
 from .checkpoint import Checkpoint
 from .decoding import Sample
 from .sources import Census
 from .writeback import Writeback
-
-FORMAT = "ndbridge-pack/1"
-
 
 #: Names converted per step when their field widens.
 _ROWS_PER_STEP = 1 << 16
@@ -94,7 +92,7 @@ class NpySink:
             self.checkpoint.check(state, options, meta["source_root"], classes)
         if state is None:
             self.state: dict[str, Any] = {
-                **meta, "format": FORMAT, "options": options, "classes": classes,
+                **meta, "format": packed.FORMAT, "options": options, "classes": classes,
                 "consumed": 0, "written": 0, "skipped": 0, "shape": None, "dtype": None,
                 "path_width": max(longest_path, 1), "digest": None, "report": {},
             }  # fmt: skip
@@ -263,20 +261,29 @@ class NpySink:
         provenance["count"] = n
         members: list[tuple[str, np.dtype, tuple[int, ...], Any]] = []
         if self.classes:
-            members.append(("labels.npy", np.dtype("<i8"), (n,), file_pieces(self._labels_path)))
+            members.append(
+                (f"{packed.LABELS}.npy", np.dtype("<i8"), (n,), file_pieces(self._labels_path))
+            )
             names = np.array(self.classes)
-            members.append(("class_names.npy", names.dtype, names.shape, [names.tobytes()]))
-        members.append(("paths.npy", np.dtype(f"<U{width}"), (n,), file_pieces(self._paths_path)))
+            members.append(
+                (f"{packed.CLASS_NAMES}.npy", names.dtype, names.shape, [names.tobytes()])
+            )
+        members.append(
+            (f"{packed.PATHS}.npy", np.dtype(f"<U{width}"), (n,), file_pieces(self._paths_path))
+        )
         listed = [(p, r) for p, r in skipped], [(self.census.stored(p), r) for p, r in ignored]
-        for kind, pairs in zip(("skipped", "ignored"), listed):
-            for field, values in (
-                ("paths", [p for p, _ in pairs]),
-                ("reasons", [r for _, r in pairs]),
+        names = (packed.SKIPPED_PATHS, packed.SKIPPED_REASONS), (
+            packed.IGNORED_PATHS, packed.IGNORED_REASONS)  # fmt: skip
+        for (paths, reasons), pairs in zip(names, listed):
+            for dataset, values in (
+                (paths, [p for p, _ in pairs]),
+                (reasons, [r for _, r in pairs]),
             ):
                 array = np.array(values, dtype=f"<U{max([len(v) for v in values] + [1])}")
-                members.append((f"{kind}_{field}.npy", array.dtype, array.shape, [array.tobytes()]))
+                members.append((f"{packed.member(dataset)}.npy", array.dtype, array.shape,
+                                [array.tobytes()]))  # fmt: skip
         text = np.array(json.dumps(provenance, sort_keys=True))
-        members.append(("provenance.npy", text.dtype, (), [text.tobytes()]))
+        members.append((f"{packed.PROVENANCE}.npy", text.dtype, (), [text.tobytes()]))
         return members
 
     def _write_zip(self, path: Path, with_images: bool, members: list[Any]) -> None:
@@ -305,7 +312,7 @@ class NpySink:
                 data = file_pieces(
                     self.partial, self.state["header_bytes"], self.count * self._sample_bytes()
                 )
-                write_member(zf, "images.npy", dtype, shape, data)
+                write_member(zf, f"{packed.IMAGES}.npy", dtype, shape, data)
             for name, dtype, shape, pieces in members:
                 write_member(zf, name, dtype, shape, pieces)
 
@@ -330,7 +337,7 @@ class NpySink:
             self._images.write(header)
             self._images.truncate(len(header) + self.count * self._sample_bytes())
             self._images.close()
-            meta = self.out.with_name(self.out.stem + ".meta.npz")
+            meta = self.out.with_name(self.out.stem + packed.META_SUFFIX)
             meta_partial = meta.with_name(meta.name + ".partial")
             self._write_zip(meta_partial, False, self._members(report, ignored))
             _fsync(self.partial)

@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._errors import Error, FormatError, NotFoundError, UnsupportedError, UsageError
+from ..packed import IMAGES, PATHS, SKIPPED_PATHS, SKIPPED_REASONS
 from .decoding import decode_batch
 from .interrupt import raise_pending, reported
 from .job import PackJob, PackSummary
@@ -124,7 +125,7 @@ def _shard_task(
 
 def completed_shard(spec: ShardSpec) -> ShardResult | None:
     """The shard file already at ``spec.path``, if it is finished and of this plan."""
-    from ..convert import open_h5
+    from ..arrays import open_h5
     from .merge import attr_text, read_shard
 
     if not spec.path.is_file():
@@ -134,21 +135,21 @@ def completed_shard(spec: ShardSpec) -> ShardResult | None:
         rows = {name: n for name, (_, _, n) in shard.datasets.items()}
         if (
             attr_text(shard.attrs.get("shard_digest", "")) != spec.digest
-            or rows.get("paths", 0) + rows.get("skipped/paths", 0) != spec.files
+            or rows.get(PATHS, 0) + rows.get(SKIPPED_PATHS, 0) != spec.files
         ):
             return None
         with open_h5(spec.path) as f:
-            skipped = list(zip(f["skipped/paths"].asstr()[()], f["skipped/reasons"].asstr()[()]))
+            skipped = list(zip(f[SKIPPED_PATHS].asstr()[()], f[SKIPPED_REASONS].asstr()[()]))
     except (Error, OSError, KeyError):
         return None  # unfinished or damaged: pack it again
     dtype, shape = None, None
     if shard.store == "encoded":
         dtype = "|u1"
-    elif "images" in shard.datasets:
-        dtype, row, _ = shard.datasets["images"]
+    elif IMAGES in shard.datasets:
+        dtype, row, _ = shard.datasets[IMAGES]
         dtype, shape = dtype.str, list(row)
     return ShardResult(
-        spec.index, str(spec.path), rows.get("paths", 0), len(skipped), shape, dtype,
+        spec.index, str(spec.path), rows.get(PATHS, 0), len(skipped), shape, dtype,
         spec.path.stat().st_size, True, [{"path": p, "reason": r} for p, r in skipped],
     )  # fmt: skip
 
