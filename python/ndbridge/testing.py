@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import cpp
+from ._difference import difference
 from ._errors import Error
 
 __all__ = ["assert_roundtrip", "roundtrip"]
@@ -125,29 +126,6 @@ def _same_text(fmt: str, expected: np.ndarray) -> np.ndarray:
     if fmt == "h5" and expected.dtype.kind == "U":
         return _as_text(expected)
     return expected
-
-
-def difference(expected: np.ndarray, actual: np.ndarray) -> str | None:
-    """What differs between two arrays, bit for bit, or None when nothing does."""
-    if expected.dtype.str != actual.dtype.str:
-        order = " (byte order)" if expected.dtype.newbyteorder() == actual.dtype else ""
-        return f"dtype {expected.dtype.str!r} became {actual.dtype.str!r}{order}"
-    if expected.shape != actual.shape:
-        return f"shape {expected.shape} became {actual.shape}"
-    if expected.size == 0:
-        return None
-    item = expected.dtype.itemsize
-    a = np.ascontiguousarray(expected).view(np.uint8).reshape(*expected.shape, item)
-    b = np.ascontiguousarray(actual).view(np.uint8).reshape(*actual.shape, item)
-    differs = (a != b).any(axis=-1)
-    if not differs.any():
-        return None
-    index = tuple(int(i) for i in np.argwhere(differs)[0])
-    return (
-        f"{int(differs.sum())} of {expected.size} elements differ; first at index {index}: "
-        f"expected {expected[index]!r} (bytes {a[index].tobytes().hex()}), "
-        f"got {actual[index]!r} (bytes {b[index].tobytes().hex()})"
-    )
 
 
 def assert_roundtrip(

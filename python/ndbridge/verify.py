@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from . import cpp
+from ._difference import difference, layout_difference
 from ._errors import Error, FormatError, UnsupportedError
 from ._formats import HDF5, NPY, PathLike, detect_format, quoted
 from .arrays import (
@@ -42,6 +43,8 @@ from .arrays import (
     rows_of,
 )
 
+#: How the two readers are named in what differs.
+_SIDES = ("reference", "C++")
 IDENTICAL = "identical"
 DIFFERENT = "different"
 UNSUPPORTED = "unsupported"
@@ -99,41 +102,11 @@ class VerifyReport:
         }
 
 
-def _value_text(flat: np.ndarray, index: int) -> str:
-    value = repr(flat[index].item())
-    if flat.dtype.kind in "SU":
-        return value  # the repr shows every character already
-    # Numbers can print alike and still differ (NaN payloads, -0.0): show the bytes.
-    return f"{value} (bytes {flat[index : index + 1].tobytes().hex()})"
-
-
-def _first_difference(ref: np.ndarray, other: np.ndarray, first_row: int) -> str | None:
-    a, b = np.ascontiguousarray(ref), np.ascontiguousarray(other)
-    if a.size == 0:
-        return None
-    flat_a, flat_b = a.reshape(-1), b.reshape(-1)
-    item = a.dtype.itemsize
-    unequal = np.any(
-        flat_a.view(np.uint8).reshape(-1, item) != flat_b.view(np.uint8).reshape(-1, item), axis=1
-    )
-    if not unequal.any():
-        return None
-    flat = int(np.argmax(unequal))
-    index = [int(i) for i in np.unravel_index(flat, a.shape)]
-    if index:
-        index[0] += first_row
-    return (
-        f"{int(unequal.sum())} element(s) differ in rows from {first_row}; first at "
-        f"{tuple(index)}: reference {_value_text(flat_a, flat)}, C++ {_value_text(flat_b, flat)}"
-    )
-
-
 def compare(ref: ArraySource, cxx: ArraySource, block_bytes: int = BLOCK_BYTES) -> str | None:
     """None when both sources hold the same dtype, shape and bytes; else what differs."""
-    if ref.dtype.str != cxx.dtype.str:
-        return f"dtype: reference {ref.dtype.str}, C++ {cxx.dtype.str}"
-    if ref.shape != cxx.shape:
-        return f"shape: reference {ref.shape}, C++ {cxx.shape}"
+    found = layout_difference((ref.dtype, ref.shape), (cxx.dtype, cxx.shape), _SIDES)
+    if found is not None:
+        return found
     for start, block in ref.blocks(block_bytes):
         other = cxx.read(start, start + len(block)) if ref.shape else cxx.read(0, 0)
         if other.dtype.str != block.dtype.str or other.shape != block.shape:
@@ -141,9 +114,9 @@ def compare(ref: ArraySource, cxx: ArraySource, block_bytes: int = BLOCK_BYTES) 
                 f"rows from {start}: reference {block.dtype.str} {block.shape}, "
                 f"C++ {other.dtype.str} {other.shape}"
             )
-        difference = _first_difference(block, other, start)
-        if difference is not None:
-            return difference
+        found = difference(block, other, labels=_SIDES, first_row=start)
+        if found is not None:
+            return found
     return None
 
 

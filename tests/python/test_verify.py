@@ -143,7 +143,10 @@ def test_detects_a_changed_dtype_and_shape(tmp_path: Path, monkeypatch: pytest.M
 
     monkeypatch.setattr(cpp, "read_npy_header", swapped)
     (result,) = verify(tmp_path / "x.npy").arrays
-    assert (result.result, result.detail) == ("different", "dtype: reference <f4, C++ >f4")
+    assert (result.result, result.detail) == (
+        "different",
+        "dtype: reference <f4, C++ >f4 (byte order)",
+    )
 
     monkeypatch.setattr(cpp, "read_npy_header", lambda path: {**real(path), "shape": (3, 10)})
     (result,) = verify(tmp_path / "x.npy").arrays
