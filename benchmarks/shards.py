@@ -7,8 +7,8 @@ Run from the repository root with the package installed with its dask extra
 
 It generates JPEGs as ``benchmarks/pack.py`` does, then packs them to .h5,
 each run in a fresh process: the single-file packer with 1 and 2 decoding
-processes, the local scheduler (shards one after another here, 2 decoding
-processes each), and the Dask scheduler on a ``LocalCluster`` of 1 and of 2
+threads, the local scheduler (shards one after another here, 2 decoding
+threads each), and the Dask scheduler on a ``LocalCluster`` of 1 and of 2
 single-threaded worker processes (started before the timing, as a cluster
 would be). Every output is checked to hold the same images as the first.
 Prints a Markdown table and the machine.
@@ -65,9 +65,9 @@ def main() -> None:
         print(f"[bench] generating {args.images} images in {folder}", file=sys.stderr)
         make_jpegs(folder, args.images, args.size, args.size)
         cases = [
-            ("ndbridge pack, single file", "1 process", None, ["--workers", "1"]),
-            ("ndbridge pack, single file", "2 processes", None, ["--workers", "2"]),
-            ("--scheduler local", "2 processes", None, [*shards, "--workers", "2"]),
+            ("ndbridge pack, single file", "1 thread", None, ["--workers", "1"]),
+            ("ndbridge pack, single file", "2 threads", None, ["--workers", "2"]),
+            ("--scheduler local", "2 threads", None, [*shards, "--workers", "2"]),
             ("--scheduler dask, LocalCluster", "1 worker", 1, [*shards, "--scheduler", "dask"]),
             ("--scheduler dask, LocalCluster", "2 workers", 2, [*shards, "--scheduler", "dask"]),
         ]

@@ -127,8 +127,8 @@ def shm(tmp_path: Path) -> Iterator[Path | None]:
         yield None
         return
     yield folder
-    # What the process-pool engine left after a SIGKILL was its scratch
-    # window and multiprocessing's semaphores.
+    # Shared memory and multiprocessing's semaphores are what a process
+    # pool leaves here when it is killed.
     assert not list(folder.iterdir()), f"left in /dev/shm: {list(folder.iterdir())}"
 
 

@@ -1,8 +1,8 @@
 """Sharded packing: shards on a real dask.distributed LocalCluster, a master file of
 virtual datasets over them, and ``ndbridge merge``.
 
-The cluster has two single-threaded worker processes, as the issue asks;
-one module-wide cluster keeps the suite fast.
+The cluster has two single-threaded worker processes, as a small real cluster
+has; one module-wide cluster keeps the suite fast.
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ zlib all let go of the GIL while they work, and threads leave nothing
 behind when the process ends however it ends (no fork server, no shared
 memory, no semaphores, no orphans holding the caller's stdout), need no
 ``if __name__ == "__main__"`` guard in the caller's script, and start from
-anywhere: a notebook, ``python -c``, stdin, a thread, a Dask worker.
-benchmarks/pack.py compares this engine with the process pool it replaced.
+anywhere: a notebook, ``python -c``, stdin, a thread, a Dask worker. The
+README's pack benchmark measures them against a process pool.
 
 At most ``2 * workers`` batches are in flight, so memory is bounded by the
 batch size, not by the number of files; results come back in submission

@@ -1,7 +1,7 @@
 """``ndbridge merge``: stitch packed .h5 files (shards) into one master file.
 
 The master holds no sample data. Each dataset of the packed layout (see
-``_pack_h5``) that has rows in the shards becomes an HDF5 virtual dataset
+``ndbridge.packed``) that has rows in the shards becomes an HDF5 virtual dataset
 (VDS) mapping the shards' rows one after another, in the order the shards
 are given:
 

@@ -1,7 +1,7 @@
 """The plan of a sharded pack: which files each shard holds, and its name.
 
 The plan is a pure function of the source tree and the options: the files in
-pack order (the walk ``ndbridge pack`` makes, see ``_sources``) cut into
+pack order (the walk ``ndbridge pack`` makes, see ``sources``) cut into
 contiguous ranges, shard ``i`` holding files ``[start, stop)``. Each shard
 carries a digest of its range (the relative paths and labels) and of every
 option that changes what is written, so that a shard file from an earlier

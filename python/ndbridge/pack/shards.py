@@ -1,15 +1,15 @@
 """Sharded packing: one .h5 output as shard files and a master file over them.
 
 ``ndbridge pack SRC OUT.h5 --shards N`` (or ``--shard-size``) plans the
-shards (``_shard_plan``: the pack-order walk cut into contiguous ranges),
+shards (``shard_plan``: the pack-order walk cut into contiguous ranges),
 packs each one into ``OUT.shards/OUT-<i>-of-<n>.h5`` and then writes
 ``OUT.h5``, whose datasets are HDF5 virtual datasets over the shards
-(``merging``), so that h5py, the C++ reader, ``ndbridge ls`` and
+(``merge``), so that h5py, the C++ reader, ``ndbridge ls`` and
 ``ndbridge verify`` see one dataset.
 
 Each shard is packed by :func:`pack_shard`, a pure function of the job and
 its range, through the code path a single-file pack takes
-(``packing.pack_items``): a shard is a complete packed file on its own, and
+(``packer.pack_items``): a shard is a complete packed file on its own, and
 its datasets hold exactly the rows of a single-file pack that its range
 covers. Class names come from the whole tree, so labels agree across
 shards. A shard is written under a name unique to the attempt and renamed
