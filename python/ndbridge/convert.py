@@ -56,11 +56,12 @@ from .arrays import (
     npy_source,
     open_h5,
 )
-from .options import COMPRESSIONS
+from .options import COMPRESSIONS, GZIP_LEVEL, SUFFIXES, format_name
 
 #: Bytes of one HDF5 chunk of whole rows, when the output is compressed.
 CHUNK_BYTES = 1 << 20
-_SUFFIXES = {".npy": NPY, ".npz": NPZ, ".h5": HDF5, ".hdf5": HDF5, ".hdf": HDF5, ".he5": HDF5}
+#: The names options take (options.FORMATS) as detect_format names them.
+_FORMATS = {"npy": NPY, "npz": NPZ, "h5": HDF5}
 
 
 @dataclass
@@ -230,16 +231,14 @@ def written_atomically(out: Path, force: bool) -> Iterator[Path]:
 def output_format(out: PathLike, to: str | None = None) -> str:
     """The format to write: ``to`` if given, else told by the suffix of ``out``."""
     if to is not None:
-        if to not in (NPY, NPZ, HDF5):
-            raise UsageError(f"unknown output format {to!r}; use npy, npz or hdf5")
-        return to
+        return _FORMATS[format_name(to, "the output format")]
     suffix = Path(out).suffix.lower()
-    if suffix not in _SUFFIXES:
+    if suffix not in SUFFIXES:
         raise UsageError(
             f"cannot tell the output format of {quoted(out)} from its suffix; "
             "name it .npy, .npz, .h5 or .hdf5, or give the format (--to)"
         )
-    return _SUFFIXES[suffix]
+    return _FORMATS[SUFFIXES[suffix]]
 
 
 def _check_options(fmt: str, compression: str, level: int, shuffle: bool) -> None:
@@ -261,17 +260,18 @@ def convert(
     *,
     datasets: Sequence[str] = (),
     compression: str | None = None,
-    level: int = 4,
+    gzip_level: int = GZIP_LEVEL,
     shuffle: bool = False,
     force: bool = False,
     to: str | None = None,
     block_bytes: int = BLOCK_BYTES,
+    level: int | None = None,
 ) -> ConvertSummary:
     """Convert the arrays of ``source`` (.npy, .npz or HDF5) into ``out``, streaming.
 
     ``datasets`` selects .npz members or HDF5 datasets (default: all), or
     names the dataset an .npy becomes. ``compression`` ("gzip", "lzf" or
-    "none"; gzip at ``level``) and ``shuffle`` apply to HDF5 outputs; .npz
+    "none"; gzip at ``gzip_level``) and ``shuffle`` apply to HDF5 outputs; .npz
     outputs take "gzip" (deflate) or "none". The output format is ``to``
     ("npy", "npz" or "hdf5") or told by the suffix of ``out``; an .npy
     output takes exactly one array. Raises ndbridge errors naming the file
@@ -280,7 +280,9 @@ def convert(
     src, dst = Path(source), Path(out)
     fmt_in, fmt_out = detect_format(src), output_format(dst, to)
     compression = compression or "none"
-    _check_options(fmt_out, compression, level, shuffle)
+    if level is not None:  # the older name of gzip_level
+        gzip_level = level
+    _check_options(fmt_out, compression, gzip_level, shuffle)
     names = _source_names(src, fmt_in, list(datasets))
     if fmt_out == NPY and len(names) != 1:
         raise UsageError(
@@ -294,7 +296,7 @@ def convert(
             summary.arrays.append({"name": s.name, "dtype": s.dtype.str, "shape": list(s.shape)})
             yield s
 
-    opts = _Options(compression, level, shuffle, max(1, int(block_bytes)))
+    opts = _Options(compression, gzip_level, shuffle, max(1, int(block_bytes)))
     with written_atomically(dst, force) as tmp:
         sources = _sources(src, fmt_in, names, tmp.parent)
         try:

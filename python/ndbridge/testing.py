@@ -25,10 +25,10 @@ import numpy.typing as npt
 from . import cpp
 from ._difference import difference
 from ._errors import Error
+from .options import FORMATS, format_name
 
-__all__ = ["assert_roundtrip", "roundtrip"]
+__all__ = ["FORMATS", "assert_roundtrip", "roundtrip"]
 
-FORMATS = ("npy", "npz", "h5")
 #: Names used inside the files written here.
 _MEMBER = "array"
 
@@ -42,9 +42,8 @@ def _folder(tmp_path: str | os.PathLike[str] | None) -> Iterator[Path]:
         yield Path(name)
 
 
-def _check_format(fmt: str) -> None:
-    if fmt not in FORMATS:
-        raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, not {fmt!r}")
+def _check_format(fmt: str) -> str:
+    return format_name(fmt, "fmt")
 
 
 def _write_python(array: np.ndarray, fmt: str, path: Path) -> None:
@@ -105,7 +104,7 @@ def roundtrip(
     by default a temporary folder is made and removed. ndbridge errors from
     the C++ side propagate unchanged.
     """
-    _check_format(fmt)
+    fmt = _check_format(fmt)
     array = np.asarray(array)
     with _folder(tmp_path) as folder:
         path = folder / f"roundtrip-python.{fmt}"
@@ -138,7 +137,7 @@ def assert_roundtrip(
     included), the shape, or the first differing element and both values.
     A dtype the C++ side cannot handle fails the assertion with its reason.
     """
-    _check_format(fmt)
+    fmt = _check_format(fmt)
     array = np.asarray(array)
     expected = _same_text(fmt, array)
     with _folder(tmp_path) as folder:

@@ -122,6 +122,8 @@ def test_unicode_width_follows_the_longest_string(tmp_path: Path) -> None:
         (["--compression", "none"], None, None, False),
         (["--compression", "gzip"], "gzip", 4, False),
         (["--compression", "gzip", "--level", "9", "--shuffle"], "gzip", 9, True),
+        (["--compression", "gzip", "--gzip-level", "7", "--to", "h5"], "gzip", 7, False),
+        (["--compression", "gzip", "--to", "hdf5"], "gzip", 4, False),
         (["--compression", "lzf"], "lzf", None, False),
         (["--shuffle"], None, None, True),
     ],
@@ -360,7 +362,7 @@ def test_corrupt_npz_member(tmp_path: Path) -> None:
         ("o.npz", {"shuffle": True}, "--shuffle is an HDF5 filter"),
         ("o.h5", {"compression": "zstd"}, "unknown compression 'zstd'"),
         ("o.h5", {"level": 10}, "compression level must be an integer from 0 to 9"),
-        ("o.h5", {"to": "csv"}, "unknown output format 'csv'"),
+        ("o.h5", {"to": "csv"}, "the output format must be npy, npz or h5, not 'csv'"),
     ],
 )
 def test_option_errors(tmp_path: Path, out: str, options: dict[str, Any], message: str) -> None:

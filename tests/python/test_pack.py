@@ -277,6 +277,15 @@ def test_existing_output_needs_force(tree: tuple[Path, list[np.ndarray]], tmp_pa
     assert read(out, "images").shape[0] == 15
 
 
+def test_format_names(tree: tuple[Path, list[np.ndarray]], tmp_path: Path) -> None:
+    src, _ = tree
+    # "hdf5" is another name for h5, as in convert and testing.
+    ndbridge.pack(src, tmp_path / "o.data", format="hdf5", workers=1)
+    assert read(tmp_path / "o.data", "images").shape[0] == 15
+    with pytest.raises(ndbridge.UsageError, match="must be npy, npz or h5, not 'tiff'"):
+        ndbridge.pack(src, tmp_path / "o.tiff", format="tiff")
+
+
 def test_interrupted_run_leaves_no_final_file_and_resume_completes(
     tree: tuple[Path, list[np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

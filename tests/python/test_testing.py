@@ -68,5 +68,10 @@ def test_difference_names_dtype_shape_and_first_element() -> None:
 
 
 def test_bad_format_is_refused() -> None:
-    with pytest.raises(ValueError, match="fmt must be one of"):
+    with pytest.raises(ValueError, match="fmt must be npy, npz or h5"):
         assert_roundtrip(np.zeros(2), fmt="csv")
+
+
+def test_hdf5_is_another_name_for_h5(tmp_path: Path) -> None:
+    assert_roundtrip(np.arange(3), fmt="hdf5", tmp_path=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["roundtrip-cpp.h5", "roundtrip-python.h5"]

@@ -39,14 +39,20 @@ def add_parser(commands: Any) -> None:
         help="HDF5 output: gzip, lzf or none; .npz output: gzip (deflate) or none (default: none)",
     )
     parser.add_argument(
-        "--level", type=int, default=4, metavar="N", help="gzip/deflate level 0-9 (default: 4)"
+        "--gzip-level",
+        "--level",
+        dest="gzip_level",
+        type=int,
+        default=4,
+        metavar="N",
+        help="gzip/deflate level 0-9 (default: 4)",
     )
     parser.add_argument(
         "--shuffle", action="store_true", help="HDF5 output: add the byte-shuffle filter"
     )
     parser.add_argument(
         "--to",
-        choices=("npy", "npz", "hdf5"),
+        choices=("npy", "npz", "h5", "hdf5"),
         help="the output format (default: told by OUT's suffix)",
     )
     parser.add_argument("--force", action="store_true", help="replace OUT if it exists")
@@ -62,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         args.out,
         datasets=args.datasets,
         compression=args.compression,
-        level=args.level,
+        gzip_level=args.gzip_level,
         shuffle=args.shuffle,
         force=args.force,
         to=args.to,

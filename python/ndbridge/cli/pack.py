@@ -25,7 +25,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("src", help="the folder to pack")
     p.add_argument("out", help="the output file: .h5, .npy (with OUT.meta.npz beside it) or .npz")
     p.add_argument(
-        "--format", choices=["h5", "npy", "npz"], help="output format (default: from OUT's suffix)"
+        "--format",
+        choices=["h5", "npy", "npz", "hdf5"],
+        help="output format (default: from OUT's suffix)",
     )
     p.add_argument(
         "--workers", type=int, help="decoding threads (default: every core this process may use)"

@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import UsageError, file_error
+from ..options import SUFFIXES, format_name
 from .decoding import ORIENTATIONS, RESIZE_MODES, DecodeSettings
 
-#: Output formats by file name suffix.
-SUFFIXES = {".h5": "h5", ".hdf5": "h5", ".hdf": "h5", ".npy": "npy", ".npz": "npz"}
-FORMATS = ("h5", "npy", "npz")
 #: The filter ``--resize`` scales with, as recorded in the output.
 RESIZE_FILTER = "bicubic, antialiased when shrinking (Pillow)"
 
@@ -124,9 +122,7 @@ def format_of(out: Path, fmt: str | None) -> str:
                 f"cannot tell the output format from '{out.name}'; "
                 "name it .h5, .npy or .npz, or use --format"
             )
-    if fmt not in FORMATS:
-        raise UsageError(f"output format must be h5, npy or npz, not '{fmt}'")
-    return fmt
+    return format_name(fmt, "the output format")
 
 
 def parse_resize(resize: str | tuple[int, int] | None) -> tuple[int, int] | None:
