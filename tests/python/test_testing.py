@@ -63,7 +63,7 @@ def test_difference_names_dtype_shape_and_first_element() -> None:
     assert "got 99 (bytes 63000000)" in what and what.startswith("1 element(s) differ; ")
     nan = np.array([np.nan], dtype="<f8")
     other_nan = nan.view("<u8").copy()
-    other_nan[0] ^= 1
+    other_nan[0] ^= np.uint64(1)
     assert difference(nan, other_nan.view("<f8")) is not None  # bit for bit, not ==
 
 
