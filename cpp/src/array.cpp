@@ -159,7 +159,12 @@ Array::Array(DType dtype, Shape shape, bool fortran_order, std::shared_ptr<const
       writable_(writable) {}
 
 std::byte* Array::mutable_bytes() {
-  if (!writable_) throw UsageError("array: this array is read-only (memory-mapped)");
+  if (!writable_) {
+    throw UsageError(
+        "array: the elements are read-only: they are a memory map of the file (map_npy, "
+        "NpyAccess::Map, NpzReader::map), whose pages belong to it; read them with data<T>() "
+        "or bytes(), or read the file with read_npy() for a writable copy");
+  }
   return data_;
 }
 

@@ -17,7 +17,7 @@ TEST(Array, UninitializedHasShapeSizeAndAlignment) {
   EXPECT_EQ(a.nbytes(), 48u);
   EXPECT_TRUE(a.writable());
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.bytes()) % 64, 0u);
-  float* p = a.data<float>();
+  float* p = a.mutable_data<float>();
   for (int i = 0; i < 12; ++i) p[i] = static_cast<float>(i);
   EXPECT_EQ(a.data<float>()[11], 11.0f);
 }
@@ -56,7 +56,7 @@ TEST(Array, SwapsComplexPartsSeparately) {
 TEST(Array, RowsOfCAndFortranOrder) {
   for (const bool fortran : {false, true}) {
     Array a = Array::uninitialized(DType::of<std::int32_t>(), {4, 3}, fortran);
-    std::iota(a.data<std::int32_t>(), a.data<std::int32_t>() + 12, 0);
+    std::iota(a.mutable_data<std::int32_t>(), a.mutable_data<std::int32_t>() + 12, 0);
     const ArrayView v = a.rows(1, 3);
     EXPECT_EQ(v.shape(), (ndbridge::Shape{2, 3}));
     // Element (r, c) of the view is element (r + 1, c) of the array.

@@ -75,6 +75,29 @@ TEST_F(NpyTest, RoundTripsCAndFortranOrder) {
   }
 }
 
+// A memory map is read through data<T>() like any array (reading needs no
+// write access, even on a non-const Array); writing says why it cannot.
+TEST_F(NpyTest, MappedArraysReadTypedAndRefuseWrites) {
+  const auto values = iota(6);
+  const auto p = path("mapped.npy");
+  ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {2, 3}));
+  Array m = ndbridge::map_npy(p);
+  const std::int32_t* read = m.data<std::int32_t>();
+  EXPECT_EQ(std::vector<std::int32_t>(read, read + 6), values);
+  try {
+    m.mutable_data<std::int32_t>();
+    FAIL() << "mutable_data on a memory map did not throw";
+  } catch (const ndbridge::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("memory map"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(m.mutable_bytes(), ndbridge::UsageError);
+  // A type mismatch is reported before writability.
+  EXPECT_THROW(m.mutable_data<float>(), ndbridge::UsageError);
+  Array copy = ndbridge::read_npy(p);
+  copy.mutable_data<std::int32_t>()[0] = 7;
+  EXPECT_EQ(copy.data<std::int32_t>()[0], 7);
+}
+
 TEST_F(NpyTest, WritesStridedDataInCOrder) {
   const auto values = iota(24);  // a 4x6 int32 matrix; take every other column, reversed rows
   const ArrayView strided(values.data() + 18, DType::of<std::int32_t>(), {4, 3}, {-24, 8});

@@ -99,20 +99,24 @@ class Array {
 
   /// The raw element bytes.
   const std::byte* bytes() const noexcept { return data_; }
-  /// The raw element bytes, for writing; throws UsageError if not writable().
+  /// The raw element bytes, for writing; throws UsageError if not writable()
+  /// (a memory map of a file), saying so.
   std::byte* mutable_bytes();
 
-  /// Typed access. Throws UsageError unless T's dtype (`DType::of<T>()`)
-  /// equals dtype() — so a big-endian array must be converted first — and
-  /// the data is suitably aligned for T.
+  /// Typed read access; works on every array, memory-mapped ones included.
+  /// Throws UsageError unless T's dtype (`DType::of<T>()`) equals dtype() —
+  /// so a big-endian array must be converted first — and the data is
+  /// suitably aligned for T. There is deliberately no non-const overload:
+  /// reading never needs write access.
   template <class T>
   const T* data() const {
     check_element_type(DType::of<T>(), alignof(T));
     return reinterpret_cast<const T*>(data_);
   }
-  /// Typed mutable access; see the const overload.
+  /// Typed write access: checks as data<T>() does, then throws UsageError
+  /// if the array is not writable() (a read-only memory map), naming why.
   template <class T>
-  T* data() {
+  T* mutable_data() {
     check_element_type(DType::of<T>(), alignof(T));
     return reinterpret_cast<T*>(mutable_bytes());
   }
