@@ -8,6 +8,8 @@
 #include <new>
 #include <utility>
 
+#include "detail/byte_order.hpp"
+
 namespace ndbridge {
 
 namespace {
@@ -68,10 +70,6 @@ bool dense_in_order(const ArrayView& view, bool fortran) {
     expected *= static_cast<std::int64_t>(view.shape()[axis]);
   }
   return true;
-}
-
-void swap_in_place(std::byte* data, std::uint64_t units, std::size_t unit) {
-  for (std::uint64_t i = 0; i < units; ++i, data += unit) std::reverse(data, data + unit);
 }
 
 }  // namespace
@@ -181,8 +179,7 @@ void Array::check_element_type(const DType& wanted, std::size_t alignment) const
 
 void Array::to_native_byte_order() {
   if (dtype_.is_native()) return;
-  const std::size_t unit = dtype_.swap_unit();
-  swap_in_place(mutable_bytes(), nbytes() / unit, unit);
+  detail::swap_bytes(mutable_bytes(), nbytes(), dtype_);
   dtype_ = dtype_.native();
 }
 

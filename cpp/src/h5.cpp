@@ -18,6 +18,7 @@
 
 #include "detail/allocate.hpp"
 #include "detail/atomic_output.hpp"
+#include "detail/byte_order.hpp"
 #include "detail/file.hpp"
 #include "detail/fork_guard.hpp"
 #include "detail/gather.hpp"
@@ -1013,6 +1014,25 @@ void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std
                      " bytes given");
   }
   state_->read_into(d, dataset, start, false, shape, nbytes, static_cast<std::byte*>(buffer));
+}
+
+void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop, void* buffer,
+                            std::uint64_t size, const DType& as) const {
+  const detail::ForkGuard guard;
+  const std::optional<DType> stored = state_->dataset(dataset).info.dtype;
+  // Without a fixed dtype (variable-length strings) the untyped read says why.
+  if (stored) detail::check_readable_as(*stored, as, state_->name + ": dataset " + object_name(dataset));
+  read_rows_into(dataset, start, stop, buffer, size);
+  if (stored) detail::convert_byte_order(*stored, as, buffer, size);
+}
+
+void H5File::read_rows_into(const std::string& dataset, RowIndices indices, void* buffer, std::uint64_t size,
+                            const DType& as) const {
+  const detail::ForkGuard guard;
+  const std::optional<DType> stored = state_->dataset(dataset).info.dtype;
+  if (stored) detail::check_readable_as(*stored, as, state_->name + ": dataset " + object_name(dataset));
+  read_rows_into(dataset, indices, buffer, size);
+  if (stored) detail::convert_byte_order(*stored, as, buffer, size);
 }
 
 std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string& object) const {

@@ -8,6 +8,7 @@
 
 #include "detail/allocate.hpp"
 #include "detail/atomic_output.hpp"
+#include "detail/byte_order.hpp"
 #include "detail/file.hpp"
 #include "detail/mapping.hpp"
 #include "detail/npy_codec.hpp"
@@ -221,6 +222,13 @@ void NpyReader::read_rows_into(RowIndices indices, void* buffer, std::uint64_t s
   if (detail::buffer_bytes(h.shape, rows.size(), h.dtype.itemsize(), size, impl_->file.name()) != 0) {
     impl_->gather(rows, false, static_cast<std::byte*>(buffer));
   }
+}
+
+void NpyReader::read_rows_into(RowIndices indices, void* buffer, std::uint64_t size, const DType& as) const {
+  const DType& stored = impl_->header.dtype;
+  detail::check_readable_as(stored, as, impl_->file.name());
+  read_rows_into(indices, buffer, size);
+  detail::convert_byte_order(stored, as, buffer, size);
 }
 
 std::string make_npy_header(const DType& dtype, const Shape& shape, bool fortran_order) {

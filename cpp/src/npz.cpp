@@ -9,6 +9,7 @@
 
 #include "detail/atomic_output.hpp"
 #include "detail/allocate.hpp"
+#include "detail/byte_order.hpp"
 #include "detail/file.hpp"
 #include "detail/mapping.hpp"
 #include "detail/npy_codec.hpp"
@@ -311,6 +312,15 @@ void NpzReader::read_rows_into(std::string_view name, RowIndices indices, void* 
   if (detail::buffer_bytes(r.header.shape, rows.size(), r.header.dtype.itemsize(), size, impl_->label(e)) != 0) {
     impl_->gather(e, *r.src, r.header, detail::plan_rows(r.layout, rows, false, impl_->order(e)), static_cast<std::byte*>(buffer));
   }
+}
+
+void NpzReader::read_rows_into(std::string_view name, RowIndices indices, void* buffer, std::uint64_t size,
+                               const DType& as) const {
+  const detail::ZipEntry& e = impl_->find(name);
+  const DType stored = impl_->open_rows(e).header.dtype;
+  detail::check_readable_as(stored, as, impl_->label(e));
+  read_rows_into(name, indices, buffer, size);
+  detail::convert_byte_order(stored, as, buffer, size);
 }
 
 Array NpzReader::map(std::string_view name) const {

@@ -180,14 +180,15 @@ py::array read_as_asked(H5File& file, const std::string& dataset, const Rows& ro
   const Shape shape = result_shape(asked, info.shape);
   py::array target = out.is_none() ? py::array(numpy_dtype(*info.dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()))
                                    : out.cast<py::array>();
-  void* buffer = out.is_none() ? target.mutable_data() : out_buffer(out, *info.dtype, shape, what);
+  const OutBuffer buffer =
+      out.is_none() ? OutBuffer{target.mutable_data(), *info.dtype} : out_buffer(out, *info.dtype, shape, what);
   const auto size = static_cast<std::uint64_t>(target.nbytes());
   {
     py::gil_scoped_release release;
     if (asked.kind == Rows::Kind::Range) {
-      file.read_rows_into(dataset, asked.start, asked.stop, buffer, size);
+      file.read_rows_into(dataset, asked.start, asked.stop, buffer.data, size, buffer.dtype);
     } else {
-      file.read_rows_into(dataset, asked.picked(), buffer, size);
+      file.read_rows_into(dataset, asked.picked(), buffer.data, size, buffer.dtype);
     }
   }
   return target;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -186,6 +187,31 @@ class H5File {
   /// a range there: C order, the dtype of read_info(), `size` exactly the
   /// bytes they take.
   void read_rows_into(const std::string& dataset, RowIndices indices, void* buffer, std::uint64_t size) const;
+  /// Rows [start, stop) into `buffer` as elements of dtype `as`, which must
+  /// be the dataset's element type up to byte order (UsageError naming both
+  /// otherwise, before anything is read): the elements arrive in `as`'s byte
+  /// order whatever the file's, so a big-endian dataset read as native
+  /// floats gives the right floats. `size` is in bytes, as above.
+  void read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop, void* buffer,
+                      std::uint64_t size, const DType& as) const;
+  /// The rows at `indices` into `buffer` as elements of dtype `as`; see above.
+  void read_rows_into(const std::string& dataset, RowIndices indices, void* buffer, std::uint64_t size,
+                      const DType& as) const;
+  /// Typed read of rows [start, stop): `buffer` holds T, the dataset must
+  /// hold T's type (`DType::of<T>()`) in either byte order, and T arrives in
+  /// native byte order. `size` is the buffer's size in bytes, as for every
+  /// read_rows_into (for a std::vector<T> v: v.size() * sizeof(T)). A `void*`,
+  /// `char*` or `std::byte*` buffer takes the untyped overload instead.
+  template <class T, class = std::enable_if_t<is_element_type_v<T>>>
+  void read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop, T* buffer,
+                      std::uint64_t size) const {
+    read_rows_into(dataset, start, stop, static_cast<void*>(buffer), size, DType::of<T>());
+  }
+  /// Typed read of the rows at `indices`; see above.
+  template <class T, class = std::enable_if_t<is_element_type_v<T>>>
+  void read_rows_into(const std::string& dataset, RowIndices indices, T* buffer, std::uint64_t size) const {
+    read_rows_into(dataset, indices, static_cast<void*>(buffer), size, DType::of<T>());
+  }
   /// The attributes of a group or dataset, in the order list() gives
   /// their names; scalars are 0-d. Object references read as the path of
   /// the object they refer to ("" for a null reference), as h5py's

@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "ndbridge/array.hpp"
 #include "ndbridge/dtype.hpp"
@@ -105,6 +106,18 @@ class NpyReader {
   /// The same rows into `buffer`, in C order, without allocating: `size`
   /// must be exactly the bytes they take (UsageError otherwise).
   void read_rows_into(RowIndices indices, void* buffer, std::uint64_t size) const;
+  /// The same rows as elements of dtype `as`, which must be the file's
+  /// element type up to byte order (UsageError naming both otherwise,
+  /// before anything is read); they arrive in `as`'s byte order.
+  void read_rows_into(RowIndices indices, void* buffer, std::uint64_t size, const DType& as) const;
+  /// Typed read: `buffer` holds T, the file must hold T's type
+  /// (`DType::of<T>()`) in either byte order, and T arrives in native byte
+  /// order. `size` is in bytes, as above. A `void*`, `char*` or `std::byte*`
+  /// buffer takes the untyped overload instead.
+  template <class T, class = std::enable_if_t<is_element_type_v<T>>>
+  void read_rows_into(RowIndices indices, T* buffer, std::uint64_t size) const {
+    read_rows_into(indices, static_cast<void*>(buffer), size, DType::of<T>());
+  }
 
  private:
   struct Impl;

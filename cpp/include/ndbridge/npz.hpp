@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -101,6 +102,19 @@ class NpzReader {
   /// The same rows into `buffer`, in C order, without allocating: `size`
   /// must be exactly the bytes they take (UsageError otherwise).
   void read_rows_into(std::string_view name, RowIndices indices, void* buffer, std::uint64_t size) const;
+  /// The same rows as elements of dtype `as`, which must be the member's
+  /// element type up to byte order (UsageError naming both otherwise,
+  /// before anything is read); they arrive in `as`'s byte order.
+  void read_rows_into(std::string_view name, RowIndices indices, void* buffer, std::uint64_t size,
+                      const DType& as) const;
+  /// Typed read: `buffer` holds T, the member must hold T's type
+  /// (`DType::of<T>()`) in either byte order, and T arrives in native byte
+  /// order. `size` is in bytes, as above. A `void*`, `char*` or `std::byte*`
+  /// buffer takes the untyped overload instead.
+  template <class T, class = std::enable_if_t<is_element_type_v<T>>>
+  void read_rows_into(std::string_view name, RowIndices indices, T* buffer, std::uint64_t size) const {
+    read_rows_into(name, indices, static_cast<void*>(buffer), size, DType::of<T>());
+  }
   /// A stored member as a read-only memory map of the archive, without
   /// copying (the CRC-32 is not checked: nothing is read). Throws UsageError
   /// for a deflated member, which has no bytes to map.
