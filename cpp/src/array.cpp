@@ -4,11 +4,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <utility>
 
 #include "detail/byte_order.hpp"
+#include "detail/utf8.hpp"
 
 namespace ndbridge {
 
@@ -103,6 +105,49 @@ void check_row_range(const Shape& shape, std::uint64_t start, std::uint64_t stop
                      ") are outside the first axis of length " + std::to_string(shape[0]));
   }
 }
+
+std::vector<std::string> to_strings(const ArrayView& array) {
+  const DType& dtype = array.dtype();
+  if (dtype.kind() != Kind::Bytes && dtype.kind() != Kind::Unicode) {
+    throw UsageError("array: elements are " + dtype.descr() + ", not strings (|S<n> or <U<n>)");
+  }
+  const std::size_t itemsize = dtype.itemsize();
+  const bool swap = dtype.kind() == Kind::Unicode && !dtype.is_native();
+  std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(array.size()));
+  std::vector<std::uint64_t> index(array.ndim(), 0);
+  std::u32string text;
+  for (std::uint64_t n = 0; n < array.size(); ++n) {
+    const std::byte* element = array.data();
+    for (std::size_t k = 0; k < index.size(); ++k) {
+      element += static_cast<std::int64_t>(index[k]) * array.strides()[k];
+    }
+    if (dtype.kind() == Kind::Bytes) {
+      std::size_t length = itemsize;
+      while (length > 0 && element[length - 1] == std::byte{0}) --length;
+      out.emplace_back(reinterpret_cast<const char*>(element), length);
+    } else {
+      text.resize(itemsize / 4);
+      std::memcpy(text.data(), element, itemsize);
+      if (swap) detail::swap_bytes(reinterpret_cast<std::byte*>(text.data()), itemsize, dtype);
+      while (!text.empty() && text.back() == U'\0') text.pop_back();
+      std::string utf8;
+      if (!detail::utf32_to_utf8(text, utf8)) {
+        throw FormatError("array: string element " + std::to_string(n) + " holds a value that is not a " +
+                          "Unicode code point (a surrogate or past U+10FFFF)");
+      }
+      out.push_back(std::move(utf8));
+    }
+    // The next index in C order: the last axis varies fastest.
+    for (std::size_t k = index.size(); k-- > 0;) {
+      if (++index[k] < array.shape()[k]) break;
+      index[k] = 0;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> to_strings(const Array& array) { return to_strings(array.view()); }
 
 // ArrayView ---------------------------------------------------------------
 

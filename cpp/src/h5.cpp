@@ -950,6 +950,12 @@ std::vector<H5Object> H5File::list() const {
   return out;
 }
 
+bool H5File::contains(const std::string& object) const {
+  const detail::ForkGuard guard;
+  const detail::QuietErrors quiet;
+  return object_exists(state_->file.get(), object, state_->name);
+}
+
 H5Object H5File::info(const std::string& object) const {
   const detail::ForkGuard guard;
   const detail::QuietErrors quiet;

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "ndbridge/array.hpp"
@@ -97,4 +99,41 @@ TEST(ElementCount, RefusesOverflow) {
   EXPECT_THROW(ndbridge::checked_element_count({std::uint64_t{1} << 32, std::uint64_t{1} << 32}, 1, "x"),
                ndbridge::FormatError);
   EXPECT_THROW(ndbridge::checked_element_count({std::uint64_t{1} << 61}, 8, "x"), ndbridge::FormatError);
+}
+
+TEST(Array, StringsFromByteAndUnicodeArrays) {
+  const char bytes[6] = {'a', 'b', '\0', 'x', 'y', 'z'};
+  const auto s3 = ArrayView::contiguous(bytes, DType::from_descr("|S3"), {2});
+  EXPECT_EQ(ndbridge::to_strings(s3), (std::vector<std::string>{"ab", "xyz"}));
+
+  // "é" and "€x" as numpy stores str: UCS-4 code units, NUL padded.
+  const char32_t text[4] = {U'\u00e9', U'\0', U'\u20ac', U'x'};
+  const auto native = ArrayView::contiguous(text, DType::from_descr("=U2"), {2});
+  const std::vector<std::string> expected{"\xc3\xa9", "\xe2\x82\xac" "x"};
+  EXPECT_EQ(ndbridge::to_strings(native), expected);
+  // The same in the other byte order.
+  unsigned char swapped[16];
+  std::memcpy(swapped, text, 16);
+  for (int i = 0; i < 16; i += 4) std::reverse(swapped + i, swapped + i + 4);
+  const bool little = ndbridge::native_byte_order() == ndbridge::ByteOrder::Little;
+  const auto foreign = ArrayView::contiguous(swapped, DType::from_descr(little ? ">U2" : "<U2"), {2});
+  EXPECT_EQ(ndbridge::to_strings(foreign), expected);
+
+  // C order whatever the memory order: a 2x2 Fortran array lists a, c, b, d.
+  const char letters[4] = {'a', 'b', 'c', 'd'};
+  const auto fortran = ArrayView::contiguous(letters, DType::from_descr("|S1"), {2, 2}, true);
+  EXPECT_EQ(ndbridge::to_strings(fortran), (std::vector<std::string>{"a", "c", "b", "d"}));
+
+  Array owned = Array::uninitialized(DType::from_descr("|S2"), {1});
+  std::memcpy(owned.mutable_bytes(), "hi", 2);
+  EXPECT_EQ(ndbridge::to_strings(owned), (std::vector<std::string>{"hi"}));
+}
+
+TEST(Array, StringsRefuseOtherKindsAndBadCodePoints) {
+  const std::int32_t numbers[2] = {1, 2};
+  EXPECT_THROW(ndbridge::to_strings(ArrayView::contiguous(numbers, DType::of<std::int32_t>(), {2})),
+               ndbridge::UsageError);
+  const char32_t surrogate[1] = {0xd800};
+  EXPECT_THROW(ndbridge::to_strings(ArrayView::contiguous(surrogate, DType::from_descr("=U1"), {1})),
+               ndbridge::FormatError);
 }

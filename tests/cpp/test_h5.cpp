@@ -223,6 +223,24 @@ TEST_F(H5Test, TextRoundTripsAsVariableLengthUtf8) {
   const std::vector<char32_t> middle = ucs4({texts[2], texts[3]}, 6);
   EXPECT_EQ(rows.dtype().descr(), "<U6");
   EXPECT_EQ(std::memcmp(rows.bytes(), middle.data(), middle.size() * 4), 0);
+  // As std::strings, UTF-8 encoded.
+  EXPECT_EQ(ndbridge::to_strings(file.read("t")),
+            (std::vector<std::string>{"", "a", "h\xc3\xa9llo", "\xe2\x98\x83 snow", "\xf0\x9f\x98\x80"}));
+}
+
+TEST_F(H5Test, ContainsNamesThatOpen) {
+  const std::int32_t one = 1;
+  {
+    H5Writer writer(path("tree.h5"));
+    writer.write("a", ArrayView::contiguous(&one, DType::of<std::int32_t>(), {}));
+    writer.write("g/b", ArrayView::contiguous(&one, DType::of<std::int32_t>(), {}));
+    writer.commit();
+  }
+  const H5File file = H5File::open(path("tree.h5"));
+  for (const char* name : {"/", "a", "/a", "g", "/g/", "g/b", "/g/b"}) EXPECT_TRUE(file.contains(name)) << name;
+  for (const char* name : {"missing", "/g/missing", "a/b", "/missing/b", "g/b/c"}) {
+    EXPECT_FALSE(file.contains(name)) << name;
+  }
 }
 
 TEST_F(H5Test, ScalarsAndEmptyShapes) {

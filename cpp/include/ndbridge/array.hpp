@@ -143,6 +143,17 @@ class Array {
   bool writable_;
 };
 
+/// The elements of a string array as std::strings, in C (row-major) order
+/// whatever the memory order: byte strings ("|S<n>") as their bytes,
+/// Unicode ("<U<n>" or ">U<n>", UCS-4, as numpy stores str and as
+/// H5File::read() gives HDF5 text) encoded as UTF-8; trailing NULs dropped,
+/// as numpy drops them. For labels such as a packed file's class_names.
+/// Throws UsageError for an array of any other kind, FormatError for a
+/// Unicode element that is not a valid code point.
+std::vector<std::string> to_strings(const ArrayView& array);
+/// The same for a whole Array.
+std::vector<std::string> to_strings(const Array& array);
+
 /// Checks that [start, stop) is a valid range of rows for `shape` and throws
 /// UsageError naming `what` otherwise.
 void check_row_range(const Shape& shape, std::uint64_t start, std::uint64_t stop,

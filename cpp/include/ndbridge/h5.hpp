@@ -159,6 +159,11 @@ class H5File {
   /// group in creation order where the group tracks it (as h5py lists it:
   /// netCDF-4 files, h5py's track_order=True), else in name order.
   std::vector<H5Object> list() const;
+  /// Whether `object` ("/labels", "group/data"; "/" is the root) names a
+  /// group, dataset or named type that can be opened: false for a missing
+  /// name, a path through a dataset and a dangling soft or external link.
+  /// Throws H5Error only when libhdf5 fails to look the name up.
+  bool contains(const std::string& object) const;
   /// What list() says about one object. Throws NotFoundError if absent.
   H5Object info(const std::string& object) const;
   /// Reads a whole dataset. Throws NotFoundError, UnsupportedError (a type
