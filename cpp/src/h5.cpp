@@ -1087,6 +1087,7 @@ struct H5Writer::State {
   detail::AtomicOutput output;
   std::string name;
   Handle file;
+  H5WriteMode mode = H5WriteMode::Overwrite;
   bool committed = false;
 };
 
@@ -1193,14 +1194,58 @@ void check_size_limit(hid_t file, std::uint64_t data_bytes, const std::string& w
 
 }  // namespace
 
+H5Compression h5_compression(const std::string& name) {
+  if (name.empty() || name == "none") return H5Compression::None;
+  if (name == "gzip") return H5Compression::Gzip;
+  if (name == "lzf") return H5Compression::Lzf;
+  throw UsageError("unknown compression '" + detail::printable(name, 100) + "' (use gzip, lzf or none)");
+}
+
+const char* h5_compression_name(H5Compression compression) noexcept {
+  switch (compression) {
+    case H5Compression::Gzip: return "gzip";
+    case H5Compression::Lzf: return "lzf";
+    default: return "none";
+  }
+}
+
+H5CompressionOption::H5CompressionOption(const char* name) { set(name == nullptr ? "" : name); }
+H5CompressionOption::H5CompressionOption(const std::string& name) { set(name); }
+
+void H5CompressionOption::set(const std::string& name) {
+  try {
+    value_ = h5_compression(name);
+  } catch (const UsageError&) {
+    unknown_ = name;  // write() names the file with it
+  }
+}
+
+namespace {
+
+// Refuses an existing destination for H5WriteMode::Create.
+void refuse_existing(const std::filesystem::path& destination, const std::string& name) {
+  std::error_code error;
+  if (std::filesystem::symlink_status(destination, error).type() != std::filesystem::file_type::not_found &&
+      !error) {
+    throw IOError(name + ": already exists (the write mode is create; use overwrite or append)", EEXIST);
+  }
+}
+
+}  // namespace
+
 H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
+    : H5Writer(destination, append ? H5WriteMode::Append : H5WriteMode::Overwrite) {}
+
+H5Writer::H5Writer(const std::filesystem::path& destination, H5WriteMode mode)
     : state_(std::make_unique<State>(destination)) {
   const detail::ForkGuard guard;
   const detail::QuietErrors quiet;
   detail::register_filters();
   state_->name = detail::quote(destination);
+  state_->mode = mode;
+  if (mode == H5WriteMode::Create) refuse_existing(destination, state_->name);
   const std::filesystem::path& temporary = state_->output.temporary();
-  if (append && std::filesystem::exists(destination)) {
+  if (mode == H5WriteMode::Append && std::filesystem::exists(destination)) {
     if (!has_hdf5_signature(detail::File::open_read(destination))) {
       throw FormatError(state_->name + ": cannot add to it: not an HDF5 file (no HDF5 signature)");
     }
@@ -1215,8 +1260,9 @@ H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
     return;
   }
   const Handle fapl = own(H5Pcreate(H5P_FILE_ACCESS), state_->name + ": cannot create");
-  // The oldest format that holds the data, as h5py's libver="earliest":
-  // readable by every libhdf5 from 1.8 on.
+  // The oldest format that holds the data, as h5py's libver="earliest",
+  // and nothing newer than 1.8's (H5F_LIBVER_V18): a libhdf5 1.10 left to
+  // its defaults could pick 1.10-only encodings that older readers refuse.
   check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18),
         state_->name + ": cannot create");
   check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), state_->name + ": cannot create");
@@ -1250,7 +1296,12 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
   check(H5Pset_char_encoding(lcpl.get(), H5T_CSET_UTF8), what + ": cannot create");
   const Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), what + ": cannot create");
 
-  const bool filtered = !options.compression.empty() || options.shuffle || options.fletcher32;
+  if (!options.compression.unknown_name().empty()) {
+    throw UsageError(what + ": unknown compression '" + detail::printable(options.compression.unknown_name(), 100) +
+                     "' (use H5Compression::Gzip or H5Compression::Lzf)");
+  }
+  const H5Compression compression = options.compression;
+  const bool filtered = compression != H5Compression::None || options.shuffle || options.fletcher32;
   const bool chunked = (options.chunks.has_value() || filtered) && data.size() > 0;
   if ((options.chunks.has_value() || filtered) && data.ndim() == 0) {
     throw UsageError(what + ": a scalar cannot be chunked or compressed");
@@ -1272,15 +1323,13 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
     check(H5Pset_chunk(dcpl.get(), static_cast<int>(dims.size()), dims.data()), what + ": cannot chunk");
     // h5py's pipeline order: shuffle, compression, checksum.
     if (options.shuffle) check(H5Pset_shuffle(dcpl.get()), what + ": cannot add shuffle");
-    if (options.compression == "gzip") {
+    if (compression == H5Compression::Gzip) {
       if (options.gzip_level < 0 || options.gzip_level > 9) {
         throw UsageError(what + ": gzip level must be 0-9, not " + std::to_string(options.gzip_level));
       }
       check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzip_level)), what + ": cannot add gzip");
-    } else if (options.compression == "lzf") {
+    } else if (compression == H5Compression::Lzf) {
       check(H5Pset_filter(dcpl.get(), 32000, H5Z_FLAG_OPTIONAL, 0, nullptr), what + ": cannot add lzf");
-    } else if (!options.compression.empty()) {
-      throw UsageError(what + ": unknown compression '" + options.compression + "' (use gzip or lzf)");
     }
     if (options.fletcher32) check(H5Pset_fletcher32(dcpl.get()), what + ": cannot add fletcher32");
   }
@@ -1331,7 +1380,11 @@ void H5Writer::commit() {
   const detail::QuietErrors quiet;
   if (state_->committed) return;
   check(H5Fclose(state_->file.release()), state_->name + ": cannot finish writing");
-  state_->output.commit();
+  if (state_->mode == H5WriteMode::Create) {
+    state_->output.commit_as_new();
+  } else {
+    state_->output.commit();
+  }
   state_->committed = true;
 }
 

@@ -89,11 +89,11 @@ TEST_F(ConcurrencyTest, ThreadsReadNpyNpzAndH5AtOnce) {
     ndbridge::H5Writer writer(path("mixed.h5"));
     ndbridge::H5DatasetOptions gzip;
     gzip.chunks = Shape{100, 4};
-    gzip.compression = "gzip";
+    gzip.compression = ndbridge::H5Compression::Gzip;
     writer.write("a", members[0].view(), gzip);
     ndbridge::H5DatasetOptions lzf;
     lzf.chunks = Shape{64, 9};
-    lzf.compression = "lzf";
+    lzf.compression = ndbridge::H5Compression::Lzf;
     writer.write("g/b", members[1].view(), lzf);
     writer.write("f8", npys[1].view());
     writer.commit();

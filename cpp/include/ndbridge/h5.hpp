@@ -235,13 +235,54 @@ class H5File {
   std::unique_ptr<State> state_;
 };
 
+/// A dataset's compression filter, as h5py names them.
+enum class H5Compression {
+  None,  ///< no compression filter
+  Gzip,  ///< deflate (filter 1), at H5DatasetOptions::gzip_level
+  Lzf,   ///< h5py's LZF (filter 32000), built into ndbridge
+};
+
+/// The compression h5py's `compression=` name stands for: "" or "none",
+/// "gzip", "lzf". Throws UsageError naming the text for anything else.
+H5Compression h5_compression(const std::string& name);
+/// h5py's name for `compression`: "none", "gzip" or "lzf".
+const char* h5_compression_name(H5Compression compression) noexcept;
+
+/// The type of H5DatasetOptions::compression: holds an H5Compression and
+/// converts to and from it. It still takes the old string spellings ("",
+/// "gzip", "lzf") so code written against them compiles, with a deprecation
+/// warning; an unknown name makes H5Writer::write() throw UsageError.
+class H5CompressionOption {
+ public:
+  /// `compression` itself (default: none).
+  H5CompressionOption(H5Compression compression = H5Compression::None) noexcept  // NOLINT: implicit on purpose
+      : value_(compression) {}
+  /// Deprecated: a name as h5py spells it.
+  [[deprecated("use H5Compression::Gzip, H5Compression::Lzf or H5Compression::None")]]
+  H5CompressionOption(const char* name);  // NOLINT: implicit on purpose
+  /// Deprecated: a name as h5py spells it.
+  [[deprecated("use H5Compression::Gzip, H5Compression::Lzf or H5Compression::None")]]
+  H5CompressionOption(const std::string& name);  // NOLINT: implicit on purpose
+
+  /// The compression asked for.
+  operator H5Compression() const noexcept { return value_; }  // NOLINT: implicit on purpose
+  /// A name given through a deprecated overload that is not one of h5py's;
+  /// empty otherwise.
+  const std::string& unknown_name() const noexcept { return unknown_; }
+
+ private:
+  void set(const std::string& name);
+  H5Compression value_ = H5Compression::None;
+  std::string unknown_;
+};
+
 /// How a dataset is stored by H5Writer::write().
 struct H5DatasetOptions {
   /// Chunk dimensions; required for compression, chosen automatically when
   /// compression is asked for without them (one row of the first axis...).
   std::optional<Shape> chunks;
-  /// "" (none), "gzip" or "lzf".
-  std::string compression;
+  /// The compression filter: H5Compression::None, Gzip or Lzf.
+  H5CompressionOption compression;
   /// gzip level 0-9.
   int gzip_level = 4;
   /// Byte-shuffle before compressing: often much smaller for numbers.
@@ -250,17 +291,34 @@ struct H5DatasetOptions {
   bool fletcher32 = false;
 };
 
+/// What H5Writer does with a file already at its destination.
+enum class H5WriteMode {
+  Create,     ///< refuse it: IOError (errno EEXIST) naming it, when the
+              ///< writer starts and again at commit(); it is left as it is
+  Overwrite,  ///< replace it at commit() (as write_npy() does)
+  Append,     ///< keep its content and add to it: it is copied whole into the
+              ///< new file first (for many datasets, write them all with one
+              ///< writer); a missing file is created
+};
+
 /// Builds an HDF5 file the way h5py would write it (bool as an enum
 /// {FALSE, TRUE}, complex as a compound {r, i}, unicode as variable-length
-/// UTF-8 strings), in the oldest file format that holds the data, so that
-/// h5py and every libhdf5 from 1.10 on read it. The file is written under a
+/// UTF-8 strings), in the oldest file format that holds the data and never
+/// a newer one than libhdf5 1.8's (h5py's libver "earliest"): a format every
+/// libhdf5 from 1.8 on reads (the tests read it with 1.10 and 1.14, and with
+/// h5py). Appending keeps the objects already in the file as they are. The file is written under a
 /// temporary name and appears under its own only at commit().
 class H5Writer {
  public:
-  /// Starts a new file at `destination`. With `append`, an existing file's
-  /// content is copied into the new one first (the original stays as it is
-  /// until commit() replaces it).
-  explicit H5Writer(const std::filesystem::path& destination, bool append = false);
+  /// Starts a new file for `destination`, written under a temporary name
+  /// beside it; `mode` says what happens to a file already there (the
+  /// original stays as it is until commit()). Throws IOError (EEXIST) for
+  /// H5WriteMode::Create and an existing file, FormatError for
+  /// H5WriteMode::Append and an existing file that is not HDF5.
+  explicit H5Writer(const std::filesystem::path& destination, H5WriteMode mode = H5WriteMode::Overwrite);
+  /// Deprecated: `append` true is H5WriteMode::Append, false Overwrite.
+  [[deprecated("use H5Writer(path, H5WriteMode::Append) or H5WriteMode::Overwrite")]]
+  H5Writer(const std::filesystem::path& destination, bool append);
   H5Writer(const H5Writer&) = delete;
   H5Writer& operator=(const H5Writer&) = delete;
   /// Without commit(), discards everything written.
