@@ -1185,7 +1185,7 @@ void check_size_limit(hid_t file, std::uint64_t data_bytes, const std::string& w
   // Room for the object header, chunk index and other metadata it brings.
   const std::uint64_t needed = size + data_bytes + data_bytes / 64 + (std::uint64_t{64} << 10);
   if (needed > limit.rlim_cur) {
-    throw IOError(what + ": cannot write " + std::to_string(data_bytes) +
+    throw FileError(what + ": cannot write " + std::to_string(data_bytes) +
                       " bytes: the file would pass the file-size limit (RLIMIT_FSIZE) of " +
                       std::to_string(limit.rlim_cur) + " bytes: " + std::strerror(EFBIG),
                   EFBIG);
@@ -1227,7 +1227,7 @@ void refuse_existing(const std::filesystem::path& destination, const std::string
   std::error_code error;
   if (std::filesystem::symlink_status(destination, error).type() != std::filesystem::file_type::not_found &&
       !error) {
-    throw IOError(name + ": already exists (the write mode is create; use overwrite or append)", EEXIST);
+    throw FileError(name + ": already exists (the write mode is create; use overwrite or append)", EEXIST);
   }
 }
 
@@ -1253,7 +1253,7 @@ H5Writer::H5Writer(const std::filesystem::path& destination, H5WriteMode mode)
     std::filesystem::copy_file(destination, temporary,
                                std::filesystem::copy_options::overwrite_existing, error);
     if (error) {
-      throw IOError("cannot copy " + state_->name + " to add to it: " + error.message(), error.value());
+      throw FileError("cannot copy " + state_->name + " to add to it: " + error.message(), error.value());
     }
     state_->file = own(H5Fopen(temporary.c_str(), H5F_ACC_RDWR, H5P_DEFAULT),
                        state_->name + ": cannot open as HDF5 to add to it");

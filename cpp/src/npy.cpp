@@ -269,7 +269,7 @@ void write_npy(const std::filesystem::path& path, const ArrayView& array) {
 void write_npy(std::ostream& out, const ArrayView& array, const std::string& name) {
   detail::write_npy_to(array, [&out, &name](const void* p, std::size_t n) {
     out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
-    if (!out) throw IOError(name + ": the stream failed while writing", 0);
+    if (!out) throw FileError(name + ": the stream failed while writing", 0);
   });
 }
 

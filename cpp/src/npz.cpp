@@ -161,7 +161,7 @@ struct NpzReader::Impl {
     std::call_once(map_once, [this] {
       try {
         if (file.size_at_open() > 0) mapped = detail::Mapping::map(file, file.size_at_open());
-      } catch (const IOError&) {
+      } catch (const FileError&) {
       }
     });
     return mapped.get();
@@ -332,7 +332,7 @@ Array NpzReader::map(std::string_view name) const {
   const NpyHeader& h = r.header;
   const detail::Mapping* m = impl_->mapping();
   if (m == nullptr) {
-    throw IOError(impl_->file.name() + ": cannot map the archive into memory", ENOMEM);
+    throw FileError(impl_->file.name() + ": cannot map the archive into memory", ENOMEM);
   }
   auto* data = m->at(r.layout.base);
   return Array(h.dtype, h.shape, h.fortran_order, impl_->mapped, data, false);

@@ -600,7 +600,7 @@ TEST_F(H5Test, WriteModes) {
   try {
     H5Writer writer(path("m.h5"), ndbridge::H5WriteMode::Create);
     ADD_FAILURE() << "create over an existing file did not throw";
-  } catch (const ndbridge::IOError& e) {
+  } catch (const ndbridge::FileError& e) {
     EXPECT_EQ(e.errno_value(), EEXIST);
     EXPECT_NE(std::string(e.what()).find("m.h5"), std::string::npos) << e.what();
   }
@@ -609,7 +609,7 @@ TEST_F(H5Test, WriteModes) {
     H5Writer writer(path("late.h5"), ndbridge::H5WriteMode::Create);
     writer.write("x", x);
     std::ofstream(path("late.h5")) << "someone else's";
-    EXPECT_THROW(writer.commit(), ndbridge::IOError);
+    EXPECT_THROW(writer.commit(), ndbridge::FileError);
   }
   EXPECT_EQ(fs::file_size(path("late.h5")), 14u);
   EXPECT_EQ(files(), (std::vector<std::string>{"late.h5", "m.h5"}));
@@ -732,8 +732,8 @@ TEST_F(H5Test, ReaderErrors) {
 
   try {
     (void)H5File::open(path("missing.h5"));
-    ADD_FAILURE() << "no IOError";
-  } catch (const ndbridge::IOError& e) {
+    ADD_FAILURE() << "no FileError";
+  } catch (const ndbridge::FileError& e) {
     EXPECT_EQ(e.errno_value(), ENOENT);
     EXPECT_NE(std::string(e.what()).find("missing.h5"), std::string::npos) << e.what();
   }

@@ -150,7 +150,7 @@ TEST_F(NpyTest, FailedWriteLeavesNothingBehind) {
   const auto values = iota(4);
   EXPECT_THROW(ndbridge::write_npy(path("missing-dir") / "x.npy",
                                    ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {4})),
-               ndbridge::IOError);
+               ndbridge::FileError);
   EXPECT_TRUE(fs::is_empty(dir_));
   ndbridge::write_npy(path("ok.npy"), ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {4}));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
@@ -161,10 +161,12 @@ TEST_F(NpyTest, ErrorsNameTheFile) {
   try {
     ndbridge::read_npy(missing);
     FAIL();
-  } catch (const ndbridge::IOError& e) {
+  } catch (const ndbridge::FileError& e) {
     EXPECT_EQ(e.errno_value(), ENOENT);
     EXPECT_NE(std::string(e.what()).find("nope.npy"), std::string::npos);
   }
+  // The former name still catches it.
+  EXPECT_THROW(ndbridge::read_npy(missing), ndbridge::IOError);
   const auto values = iota(100);
   const auto p = path("short.npy");
   ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {100}));

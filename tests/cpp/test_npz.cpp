@@ -238,6 +238,6 @@ TEST(NpzRead, NotAnArchive) {
   } catch (const ndbridge::FormatError& e) {
     EXPECT_NE(std::string(e.what()).find("an .npy file, not an .npz"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(ndbridge::read_npz(dir / "missing.npz"), ndbridge::IOError);
+  EXPECT_THROW(ndbridge::read_npz(dir / "missing.npz"), ndbridge::FileError);
   fs::remove_all(dir);
 }

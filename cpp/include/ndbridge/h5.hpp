@@ -61,7 +61,7 @@ struct H5VirtualSource {
   std::string dataset;
   /// The file HDF5 will read for this mapping, or empty when no place it
   /// looks holds one (HDF5 would then silently read the fill value;
-  /// H5File::read() throws IOError instead).
+  /// H5File::read() throws FileError instead).
   std::filesystem::path found;
 };
 
@@ -131,7 +131,7 @@ struct H5ReadInfo {
 /// datasets (VDS, e.g. the master file of a sharded pack) read through their
 /// source files, found relative to this file's folder whatever the working
 /// directory; before a virtual dataset's first read every source file is
-/// checked, so that a missing shard is an IOError naming it rather than
+/// checked, so that a missing shard is an FileError naming it rather than
 /// HDF5's silent fill value.
 ///
 /// Safe to use from several threads, and reads from several threads run in
@@ -143,7 +143,7 @@ struct H5ReadInfo {
 class H5File {
  public:
   /// Opens `path` read-only. Throws FormatError if it is not an HDF5 file,
-  /// IOError if it cannot be opened, H5Error for other HDF5 failures.
+  /// FileError if it cannot be opened, H5Error for other HDF5 failures.
   static H5File open(const std::filesystem::path& path);
 
   /// Takes over the open file; the moved-from object can only be destroyed.
@@ -293,7 +293,7 @@ struct H5DatasetOptions {
 
 /// What H5Writer does with a file already at its destination.
 enum class H5WriteMode {
-  Create,     ///< refuse it: IOError (errno EEXIST) naming it, when the
+  Create,     ///< refuse it: FileError (errno EEXIST) naming it, when the
               ///< writer starts and again at commit(); it is left as it is
   Overwrite,  ///< replace it at commit() (as write_npy() does)
   Append,     ///< keep its content and add to it: it is copied whole into the
@@ -312,7 +312,7 @@ class H5Writer {
  public:
   /// Starts a new file for `destination`, written under a temporary name
   /// beside it; `mode` says what happens to a file already there (the
-  /// original stays as it is until commit()). Throws IOError (EEXIST) for
+  /// original stays as it is until commit()). Throws FileError (EEXIST) for
   /// H5WriteMode::Create and an existing file, FormatError for
   /// H5WriteMode::Append and an existing file that is not HDF5.
   explicit H5Writer(const std::filesystem::path& destination, H5WriteMode mode = H5WriteMode::Overwrite);

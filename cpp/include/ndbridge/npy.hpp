@@ -27,7 +27,7 @@ struct NpyHeader {
 /// the header dictionary (any valid spelling: key order, quotes, spacing,
 /// trailing commas, Python 2 "L" suffixes) and the dtype. Does not check the
 /// data length; the readers below do. Throws FormatError, UnsupportedError or
-/// IOError, each naming the file.
+/// FileError, each naming the file.
 NpyHeader read_npy_header(const std::filesystem::path& path);
 /// Stream overload; `name` is used in error messages.
 NpyHeader read_npy_header(std::istream& in, const std::string& name = "<stream>");

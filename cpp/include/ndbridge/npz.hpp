@@ -65,7 +65,7 @@ using NpzArrays = std::vector<std::pair<std::string, Array>>;
 class NpzReader {
  public:
   /// Opens `path` and reads its central directory. Throws FormatError,
-  /// UnsupportedError (multi-disk archives) or IOError, naming the file.
+  /// UnsupportedError (multi-disk archives) or FileError, naming the file.
   explicit NpzReader(const std::filesystem::path& path, NpzLimits limits = {});
   NpzReader(NpzReader&&) noexcept;
   NpzReader& operator=(NpzReader&&) noexcept;
@@ -138,7 +138,7 @@ NpzArrays read_npz(const std::filesystem::path& path, NpzLimits limits = {});
 /// needs them. The archive is written under a temporary name beside `path`
 /// and renamed into place only when complete. Throws UsageError for
 /// duplicate names, names that are not UTF-8 or contain NUL,
-/// UnsupportedError/IOError as write_npy does.
+/// UnsupportedError/FileError as write_npy does.
 void write_npz(const std::filesystem::path& path,
                const std::vector<std::pair<std::string, ArrayView>>& arrays,
                NpzCompression compression = NpzCompression::Stored);

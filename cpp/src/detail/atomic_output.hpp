@@ -28,7 +28,7 @@ class AtomicOutput {
   /// Flushes to disk, closes and renames over the destination.
   void commit();
   /// As commit(), but never replaces a destination that exists by then:
-  /// IOError (EEXIST) naming it, and the temporary file is removed. Hard
+  /// FileError (EEXIST) naming it, and the temporary file is removed. Hard
   /// links the file into place (atomic: no check-then-rename window).
   void commit_as_new();
 
