@@ -20,7 +20,7 @@
 #include "detail/atomic_output.hpp"
 #include "detail/byte_order.hpp"
 #include "detail/file.hpp"
-#include "detail/fork_guard.hpp"
+#include "detail/h5_guard.hpp"
 #include "detail/gather.hpp"
 #include "detail/h5_call.hpp"
 #include "detail/h5_chunks.hpp"
@@ -545,7 +545,10 @@ Links walk_links(hid_t file, const std::string& name) {
 
 }  // namespace
 
-void h5_append_plugin_path(const std::filesystem::path& folder) { detail::append_plugin_folder(folder); }
+void h5_append_plugin_path(const std::filesystem::path& folder) {
+  const detail::H5Guard guard;
+  detail::append_plugin_folder(folder);
+}
 
 // H5File --------------------------------------------------------------------
 
@@ -897,7 +900,7 @@ H5File& H5File::operator=(H5File&&) noexcept = default;
 
 H5File::~H5File() {
   if (!state_) return;
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   state_->datasets.clear();
   state_->file.reset();
@@ -906,7 +909,7 @@ H5File::~H5File() {
 const std::filesystem::path& H5File::path() const noexcept { return state_->path; }
 
 H5File H5File::open(const std::filesystem::path& path) {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   detail::register_filters();
   auto state = std::make_unique<State>();
@@ -926,7 +929,7 @@ H5File H5File::open(const std::filesystem::path& path) {
 }
 
 std::vector<H5Object> H5File::list() const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const hid_t id = state_->file.get();
   const std::string& name = state_->name;
@@ -951,32 +954,32 @@ std::vector<H5Object> H5File::list() const {
 }
 
 bool H5File::contains(const std::string& object) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   return object_exists(state_->file.get(), object, state_->name);
 }
 
 H5Object H5File::info(const std::string& object) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const Handle handle = open_object(state_->file.get(), object, state_->name);
   return describe(handle.get(), object, state_->name, state_->origin);
 }
 
 Array H5File::read(const std::string& dataset) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   return state_->read(d, dataset, 0, d.shape.empty() ? 0 : d.shape[0], d.shape.empty());
 }
 
 Array H5File::read_rows(const std::string& dataset, std::uint64_t start, std::uint64_t stop) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   return state_->read(d, dataset, start, stop, false);
 }
 
 Array H5File::read_rows(const std::string& dataset, RowIndices indices) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   const std::string what = state_->name + ": dataset " + object_name(dataset);
   return state_->read_picked(d, dataset, detail::resolve_rows(indices, d.shape, what));
@@ -984,7 +987,7 @@ Array H5File::read_rows(const std::string& dataset, RowIndices indices) const {
 
 void H5File::read_rows_into(const std::string& dataset, RowIndices indices, void* buffer,
                             std::uint64_t size) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   const std::string what = state_->name + ": dataset " + object_name(dataset);
   if (!d.info.dtype) {
@@ -997,14 +1000,14 @@ void H5File::read_rows_into(const std::string& dataset, RowIndices indices, void
 }
 
 H5ReadInfo H5File::read_info(const std::string& dataset) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   return H5ReadInfo{d.info.dtype, d.shape};
 }
 
 void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop,
                             void* buffer, std::uint64_t size) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   if (!d.info.dtype) {
     throw UsageError(state_->name + ": dataset " + object_name(dataset) + " holds " +
@@ -1024,7 +1027,7 @@ void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std
 
 void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop, void* buffer,
                             std::uint64_t size, const DType& as) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const std::optional<DType> stored = state_->dataset(dataset).info.dtype;
   // Without a fixed dtype (variable-length strings) the untyped read says why.
   if (stored) detail::check_readable_as(*stored, as, state_->name + ": dataset " + object_name(dataset));
@@ -1034,7 +1037,7 @@ void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std
 
 void H5File::read_rows_into(const std::string& dataset, RowIndices indices, void* buffer, std::uint64_t size,
                             const DType& as) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const std::optional<DType> stored = state_->dataset(dataset).info.dtype;
   if (stored) detail::check_readable_as(*stored, as, state_->name + ": dataset " + object_name(dataset));
   read_rows_into(dataset, indices, buffer, size);
@@ -1042,7 +1045,7 @@ void H5File::read_rows_into(const std::string& dataset, RowIndices indices, void
 }
 
 std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string& object) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const std::string& name = state_->name;
   const Handle handle = open_object(state_->file.get(), object, name);
@@ -1194,6 +1197,8 @@ void check_size_limit(hid_t file, std::uint64_t data_bytes, const std::string& w
 
 }  // namespace
 
+bool hdf5_threadsafe() noexcept { return detail::h5_library_threadsafe(); }
+
 H5Compression h5_compression(const std::string& name) {
   if (name.empty() || name == "none") return H5Compression::None;
   if (name == "gzip") return H5Compression::Gzip;
@@ -1238,7 +1243,7 @@ H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
 
 H5Writer::H5Writer(const std::filesystem::path& destination, H5WriteMode mode)
     : state_(std::make_unique<State>(destination)) {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   detail::register_filters();
   state_->name = detail::quote(destination);
@@ -1271,13 +1276,13 @@ H5Writer::H5Writer(const std::filesystem::path& destination, H5WriteMode mode)
 }
 
 H5Writer::~H5Writer() {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   state_->file.reset();  // then the AtomicOutput removes the temporary file
 }
 
 void H5Writer::write(const std::string& name, const ArrayView& data, const H5DatasetOptions& options) {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const std::string what = state_->name + ": dataset " + object_name(name);
   if (state_->committed) throw UsageError(what + ": the file is already committed");
@@ -1344,7 +1349,7 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
 }
 
 void H5Writer::set_attribute(const std::string& object, const std::string& name, const ArrayView& value) {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const std::string what = state_->name + ": attribute " + object_name(name) + " of " + object_name(object);
   if (state_->committed) throw UsageError(what + ": the file is already committed");
@@ -1376,7 +1381,7 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
 }
 
 void H5Writer::commit() {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   if (state_->committed) return;
   check(H5Fclose(state_->file.release()), state_->name + ": cannot finish writing");

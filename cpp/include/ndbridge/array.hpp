@@ -64,6 +64,11 @@ class ArrayView {
 /// explicit. Elements keep the byte order they were stored with; call
 /// `to_native_byte_order()` before using them as C++ values if `dtype()` says
 /// they are not native.
+///
+/// Thread safety: as for a standard container, const members (data<T>(),
+/// bytes(), view(), rows()...) may be called from several threads at once;
+/// anything that writes (mutable_data<T>(), to_native_byte_order(), moving)
+/// needs the array to itself.
 class Array {
  public:
   /// Allocates an array whose elements are left uninitialized (not zeroed:

@@ -40,6 +40,15 @@ struct H5Version {
 inline constexpr H5Version kHdf5Version{NDBRIDGE_HDF5_VERSION_MAJOR, NDBRIDGE_HDF5_VERSION_MINOR,
                                         NDBRIDGE_HDF5_VERSION_RELEASE};
 
+/// Whether the libhdf5 this process runs was built thread-safe
+/// (H5is_library_threadsafe(): Debian's, conda's and h5py's are). When it
+/// was not, ndbridge does not refuse it: every call ndbridge makes into
+/// libhdf5 then takes one process-wide lock, so H5File and H5Writer stay
+/// safe from any number of threads, but their HDF5 work runs one thread at
+/// a time (decoding included). Other code in the process that calls such a
+/// libhdf5 from other threads at the same time is not covered by that lock.
+bool hdf5_threadsafe() noexcept;
+
 /// Adds `folder` at the end of the folders libhdf5 looks for filter plugins
 /// in (after HDF5_PLUGIN_PATH's, or its default /usr/local/hdf5/lib/plugin),
 /// once per folder: e.g. the plugins folder of the Python package
@@ -134,12 +143,15 @@ struct H5ReadInfo {
 /// checked, so that a missing shard is an FileError naming it rather than
 /// HDF5's silent fill value.
 ///
-/// Safe to use from several threads, and reads from several threads run in
-/// parallel: libhdf5 serialises its own calls behind one lock, so chunks
-/// compressed with gzip or lzf are fetched raw under it and decoded outside
-/// it, and uncompressed contiguous rows are read without HDF5 at all. A
-/// fork() in the process waits for the HDF5 calls under way to finish, so a
-/// child process (a DataLoader worker) can go on using files it inherited.
+/// Thread safety: every const member may be called from several threads at
+/// once on one H5File (moving, assigning and destroying it may not). With a
+/// thread-safe libhdf5 (hdf5_threadsafe()) the reads run in parallel:
+/// libhdf5 serialises its own calls behind one lock, so chunks compressed
+/// with gzip or lzf are fetched raw under it and decoded outside it, and
+/// uncompressed contiguous rows are read without HDF5 at all. With one that
+/// is not, ndbridge serialises its HDF5 calls itself (see hdf5_threadsafe()).
+/// A fork() in the process waits for the HDF5 calls under way to finish, so
+/// a child process (a DataLoader worker) can go on using files it inherited.
 class H5File {
  public:
   /// Opens `path` read-only. Throws FormatError if it is not an HDF5 file,
@@ -306,7 +318,10 @@ enum class H5WriteMode {
 /// UTF-8 strings), in the oldest file format that holds the data and never
 /// a newer one than libhdf5 1.8's (h5py's libver "earliest"): a format every
 /// libhdf5 from 1.8 on reads (the tests read it with 1.10 and 1.14, and with
-/// h5py). Appending keeps the objects already in the file as they are. The file is written under a
+/// h5py). Appending keeps the objects already in the file as they are.
+///
+/// Thread safety: one H5Writer belongs to one thread at a time (its calls
+/// change the file); different writers may run in different threads at once. The file is written under a
 /// temporary name and appears under its own only at commit().
 class H5Writer {
  public:

@@ -12,6 +12,11 @@
 
 namespace ndbridge {
 
+// Thread safety: every free function here may run in several threads at
+// once (each call opens the file itself); write_npy() to one path from two
+// threads leaves one complete file or the other, never a mix (each writes
+// its own temporary file and renames it). NpyReader: see the class.
+
 /// What an .npy header says, plus where the data starts.
 struct NpyHeader {
   DType dtype{Kind::UInt, 1, ByteOrder::NotApplicable};  ///< the header's 'descr'
@@ -75,8 +80,13 @@ enum class NpyAccess {
 
 /// An .npy file opened once for many reads: the header is parsed and
 /// checked (truncation included) when it opens, and every read after that
-/// goes straight to the elements. Reads are const and may run from several
-/// threads at once. Move-only; the file stays open while the reader lives.
+/// goes straight to the elements. Move-only; the file stays open while the
+/// reader lives.
+///
+/// Thread safety: every const member (all the reads) may be called from
+/// several threads at once on one reader, and they run in parallel (pread()
+/// at explicit offsets, or loads from the shared map); moving, assigning or
+/// destroying it may not overlap them.
 class NpyReader {
  public:
   /// Opens `path`. Throws as read_npy() does for a bad or truncated file.

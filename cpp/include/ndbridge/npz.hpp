@@ -62,6 +62,13 @@ using NpzArrays = std::vector<std::pair<std::string, Array>>;
 /// compression methods other than stored and deflate give UnsupportedError
 /// when they are listed or read. Move-only; the file stays open while the
 /// reader lives.
+///
+/// Thread safety: every const member (listing and all the reads) may be
+/// called from several threads at once on one reader, and they run in
+/// parallel, each inflating what it reads itself; moving, assigning or
+/// destroying it may not overlap them. The free functions below may run in
+/// several threads at once; write_npz() to one path from two threads leaves
+/// one complete archive or the other (each writes its own temporary file).
 class NpzReader {
  public:
   /// Opens `path` and reads its central directory. Throws FormatError,
