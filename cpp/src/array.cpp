@@ -163,9 +163,13 @@ ArrayView::ArrayView(const void* data, DType dtype, Shape shape, std::vector<std
   checked_element_count(shape_, dtype_.itemsize(), "array view");
 }
 
-ArrayView ArrayView::contiguous(const void* data, DType dtype, Shape shape, bool fortran_order) {
-  auto strides = dense_strides(shape, dtype.itemsize(), fortran_order);
+ArrayView ArrayView::contiguous(const void* data, DType dtype, Shape shape, MemoryOrder order) {
+  auto strides = dense_strides(shape, dtype.itemsize(), order == MemoryOrder::Fortran);
   return ArrayView(data, dtype, std::move(shape), std::move(strides));
+}
+
+ArrayView ArrayView::contiguous(const void* data, DType dtype, Shape shape, bool fortran_order) {
+  return contiguous(data, dtype, std::move(shape), fortran_order ? MemoryOrder::Fortran : MemoryOrder::C);
 }
 
 std::uint64_t ArrayView::size() const noexcept {
@@ -183,6 +187,11 @@ bool ArrayView::is_f_contiguous() const noexcept { return dense_in_order(*this, 
 // Array -------------------------------------------------------------------
 
 Array Array::uninitialized(DType dtype, Shape shape, bool fortran_order) {
+  return uninitialized(dtype, std::move(shape), fortran_order ? MemoryOrder::Fortran : MemoryOrder::C);
+}
+
+Array Array::uninitialized(DType dtype, Shape shape, MemoryOrder order) {
+  const bool fortran_order = order == MemoryOrder::Fortran;
   const std::uint64_t count = checked_element_count(shape, dtype.itemsize(), "new array");
   const std::uint64_t bytes = count * dtype.itemsize();
   if (bytes > std::numeric_limits<std::size_t>::max()) throw std::bad_alloc();
@@ -229,7 +238,7 @@ void Array::to_native_byte_order() {
 }
 
 ArrayView Array::view() const {
-  return ArrayView::contiguous(data_, dtype_, shape_, fortran_order_);
+  return ArrayView::contiguous(data_, dtype_, shape_, order());
 }
 
 ArrayView Array::rows(std::uint64_t start, std::uint64_t stop) const {

@@ -57,7 +57,7 @@ TEST(Array, SwapsComplexPartsSeparately) {
 
 TEST(Array, RowsOfCAndFortranOrder) {
   for (const bool fortran : {false, true}) {
-    Array a = Array::uninitialized(DType::of<std::int32_t>(), {4, 3}, fortran);
+    Array a = Array::uninitialized(DType::of<std::int32_t>(), {4, 3}, fortran ? ndbridge::MemoryOrder::Fortran : ndbridge::MemoryOrder::C);
     std::iota(a.mutable_data<std::int32_t>(), a.mutable_data<std::int32_t>() + 12, 0);
     const ArrayView v = a.rows(1, 3);
     EXPECT_EQ(v.shape(), (ndbridge::Shape{2, 3}));
@@ -85,7 +85,7 @@ TEST(ArrayView, KnowsItsContiguity) {
   const DType f4 = DType::of<float>();
   EXPECT_TRUE(ArrayView::contiguous(data, f4, {3, 4}).is_c_contiguous());
   EXPECT_FALSE(ArrayView::contiguous(data, f4, {3, 4}).is_f_contiguous());
-  EXPECT_TRUE(ArrayView::contiguous(data, f4, {3, 4}, true).is_f_contiguous());
+  EXPECT_TRUE(ArrayView::contiguous(data, f4, {3, 4}, ndbridge::MemoryOrder::Fortran).is_f_contiguous());
   EXPECT_TRUE(ArrayView::contiguous(data, f4, {12}).is_f_contiguous());
   const ArrayView every_other(data, f4, {6}, {8});
   EXPECT_FALSE(every_other.is_c_contiguous());
@@ -121,7 +121,7 @@ TEST(Array, StringsFromByteAndUnicodeArrays) {
 
   // C order whatever the memory order: a 2x2 Fortran array lists a, c, b, d.
   const char letters[4] = {'a', 'b', 'c', 'd'};
-  const auto fortran = ArrayView::contiguous(letters, DType::from_descr("|S1"), {2, 2}, true);
+  const auto fortran = ArrayView::contiguous(letters, DType::from_descr("|S1"), {2, 2}, ndbridge::MemoryOrder::Fortran);
   EXPECT_EQ(ndbridge::to_strings(fortran), (std::vector<std::string>{"a", "c", "b", "d"}));
 
   Array owned = Array::uninitialized(DType::from_descr("|S2"), {1});
@@ -137,3 +137,18 @@ TEST(Array, StringsRefuseOtherKindsAndBadCodePoints) {
   EXPECT_THROW(ndbridge::to_strings(ArrayView::contiguous(surrogate, DType::from_descr("=U1"), {1})),
                ndbridge::FormatError);
 }
+
+// The bool spellings of the memory order still compile and mean what they did.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+TEST(Array, DeprecatedBoolOrderStillWorks) {
+  const float data[12] = {};
+  const DType f4 = DType::of<float>();
+  EXPECT_EQ(ArrayView::contiguous(data, f4, {3, 4}, true).strides(),
+            ArrayView::contiguous(data, f4, {3, 4}, ndbridge::MemoryOrder::Fortran).strides());
+  EXPECT_EQ(ArrayView::contiguous(data, f4, {3, 4}, false).strides(), (std::vector<std::int64_t>{16, 4}));
+  EXPECT_TRUE(Array::uninitialized(f4, {3, 4}, true).fortran_order());
+  EXPECT_EQ(Array::uninitialized(f4, {3, 4}, true).order(), ndbridge::MemoryOrder::Fortran);
+  EXPECT_FALSE(Array::uninitialized(f4, {3, 4}, false).fortran_order());
+}
+#pragma GCC diagnostic pop

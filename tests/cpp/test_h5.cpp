@@ -291,10 +291,10 @@ TEST_F(H5Test, WritesCFortranAndStridedViewsInCOrder) {
   {
     H5Writer writer(path("views.h5"));
     writer.write("c", ArrayView::contiguous(c_order.data(), dtype, {3, 4}));
-    writer.write("f", ArrayView::contiguous(f_order.data(), dtype, {3, 4}, true));
+    writer.write("f", ArrayView::contiguous(f_order.data(), dtype, {3, 4}, ndbridge::MemoryOrder::Fortran));
     writer.write("strided", ArrayView(big.data(), dtype, {3, 4}, {2 * 8 * 4, 2 * 4}));
     writer.write("reversed", ArrayView(reversed.data() + 8, dtype, {3, 4}, {-16, 4}));
-    writer.write("f_lzf", ArrayView::contiguous(f_order.data(), dtype, {3, 4}, true), chunked({2, 3}, Lzf));
+    writer.write("f_lzf", ArrayView::contiguous(f_order.data(), dtype, {3, 4}, ndbridge::MemoryOrder::Fortran), chunked({2, 3}, Lzf));
     writer.write("strided_gzip", ArrayView(big.data(), dtype, {3, 4}, {2 * 8 * 4, 2 * 4}),
                  chunked({1, 4}, Gzip, true));
     writer.commit();

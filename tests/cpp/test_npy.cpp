@@ -63,7 +63,7 @@ TEST_F(NpyTest, RoundTripsCAndFortranOrder) {
   const auto values = iota(24);
   for (const bool fortran : {false, true}) {
     const auto p = path(fortran ? "f.npy" : "c.npy");
-    ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {2, 3, 4}, fortran));
+    ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {2, 3, 4}, fortran ? ndbridge::MemoryOrder::Fortran : ndbridge::MemoryOrder::C));
     const Array a = ndbridge::read_npy(p);
     EXPECT_EQ(a.fortran_order(), fortran);
     EXPECT_EQ(a.shape(), (ndbridge::Shape{2, 3, 4}));
@@ -113,7 +113,7 @@ TEST_F(NpyTest, ReadsRowRanges) {
   const auto values = iota(40);
   for (const bool fortran : {false, true}) {
     const auto p = path("rows.npy");
-    ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {10, 4}, fortran));
+    ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {10, 4}, fortran ? ndbridge::MemoryOrder::Fortran : ndbridge::MemoryOrder::C));
     const Array r = ndbridge::read_npy_rows(p, 3, 7);
     EXPECT_EQ(r.shape(), (ndbridge::Shape{4, 4}));
     EXPECT_EQ(r.fortran_order(), fortran);
@@ -220,7 +220,7 @@ TEST_F(NpyTest, MapRowsMapsJustThoseRows) {
   EXPECT_THROW(ndbridge::map_npy_rows(p, 2, 3001), ndbridge::UsageError);
   // Fortran order: the rows are not contiguous in the file; they are read.
   const fs::path f = path("fortran.npy");
-  ndbridge::write_npy(f, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {3000, 7}, true));
+  ndbridge::write_npy(f, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {3000, 7}, ndbridge::MemoryOrder::Fortran));
   const Array fortran = ndbridge::map_npy_rows(f, 10, 12);
   EXPECT_TRUE(fortran.fortran_order());
   EXPECT_EQ(fortran.data<std::int32_t>()[0], 10);

@@ -20,6 +20,12 @@ using Shape = std::vector<std::uint64_t>;
 std::uint64_t checked_element_count(const Shape& shape, std::size_t itemsize,
                                     const std::string& what);
 
+/// How the elements of a densely packed array lie in memory.
+enum class MemoryOrder {
+  C,        ///< row-major: the last index varies fastest (numpy's default)
+  Fortran,  ///< column-major: the first index varies fastest
+};
+
 /// A non-owning, read-only view of elements anywhere in memory, described by
 /// numpy's terms: dtype, shape and byte strides (which may be negative or
 /// zero). Writers take views so they can write strided data without a copy.
@@ -30,7 +36,10 @@ class ArrayView {
 
   /// A view of densely packed elements in C (row-major) or Fortran order.
   static ArrayView contiguous(const void* data, DType dtype, Shape shape,
-                              bool fortran_order = false);
+                              MemoryOrder order = MemoryOrder::C);
+  /// Deprecated: `fortran_order` true is MemoryOrder::Fortran.
+  [[deprecated("pass MemoryOrder::Fortran or MemoryOrder::C")]]
+  static ArrayView contiguous(const void* data, DType dtype, Shape shape, bool fortran_order);
 
   /// The first element (the one at index 0, ..., 0).
   const std::byte* data() const noexcept { return data_; }
@@ -73,7 +82,10 @@ class Array {
  public:
   /// Allocates an array whose elements are left uninitialized (not zeroed:
   /// the reader overwrites every byte, so zero-filling would be wasted work).
-  static Array uninitialized(DType dtype, Shape shape, bool fortran_order = false);
+  static Array uninitialized(DType dtype, Shape shape, MemoryOrder order = MemoryOrder::C);
+  /// Deprecated: `fortran_order` true is MemoryOrder::Fortran.
+  [[deprecated("pass MemoryOrder::Fortran or MemoryOrder::C")]]
+  static Array uninitialized(DType dtype, Shape shape, bool fortran_order);
 
   /// Takes over memory owned by `storage` (kept alive as long as the array);
   /// `data` points at the first element inside it.
@@ -95,6 +107,8 @@ class Array {
   std::size_t ndim() const noexcept { return shape_.size(); }
   /// True when elements are stored in column-major (Fortran) order.
   bool fortran_order() const noexcept { return fortran_order_; }
+  /// How the elements lie: MemoryOrder::Fortran when fortran_order().
+  MemoryOrder order() const noexcept { return fortran_order_ ? MemoryOrder::Fortran : MemoryOrder::C; }
   /// Number of elements (1 for a 0-d array).
   std::uint64_t size() const noexcept { return size_; }
   /// size() * dtype().itemsize().
