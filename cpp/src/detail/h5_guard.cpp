@@ -28,11 +28,13 @@ bool h5_serialised() noexcept { return forced.load() || !h5_library_threadsafe()
 void h5_force_serialised_for_testing(bool serialise) noexcept { forced.store(serialise); }
 
 H5Guard::H5Guard() {
-  if (depth++ > 0) return;
-  if (h5_serialised()) {
-    h5_lock.lock();
-    locked_ = true;
+  if (depth > 0 || !h5_serialised()) {
+    ++depth;
+    return;
   }
+  h5_lock.lock();  // may throw; then this guard never counted
+  locked_ = true;
+  ++depth;
 }
 
 H5Guard::~H5Guard() {
