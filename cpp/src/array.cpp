@@ -4,9 +4,13 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <utility>
+
+#include "detail/byte_order.hpp"
+#include "detail/utf8.hpp"
 
 namespace ndbridge {
 
@@ -70,10 +74,6 @@ bool dense_in_order(const ArrayView& view, bool fortran) {
   return true;
 }
 
-void swap_in_place(std::byte* data, std::uint64_t units, std::size_t unit) {
-  for (std::uint64_t i = 0; i < units; ++i, data += unit) std::reverse(data, data + unit);
-}
-
 }  // namespace
 
 std::uint64_t checked_element_count(const Shape& shape, std::size_t itemsize,
@@ -106,6 +106,49 @@ void check_row_range(const Shape& shape, std::uint64_t start, std::uint64_t stop
   }
 }
 
+std::vector<std::string> to_strings(const ArrayView& array) {
+  const DType& dtype = array.dtype();
+  if (dtype.kind() != Kind::Bytes && dtype.kind() != Kind::Unicode) {
+    throw UsageError("array: elements are " + dtype.descr() + ", not strings (|S<n> or <U<n>)");
+  }
+  const std::size_t itemsize = dtype.itemsize();
+  const bool swap = dtype.kind() == Kind::Unicode && !dtype.is_native();
+  std::vector<std::string> out;
+  out.reserve(static_cast<std::size_t>(array.size()));
+  std::vector<std::uint64_t> index(array.ndim(), 0);
+  std::u32string text;
+  for (std::uint64_t n = 0; n < array.size(); ++n) {
+    const std::byte* element = array.data();
+    for (std::size_t k = 0; k < index.size(); ++k) {
+      element += static_cast<std::int64_t>(index[k]) * array.strides()[k];
+    }
+    if (dtype.kind() == Kind::Bytes) {
+      std::size_t length = itemsize;
+      while (length > 0 && element[length - 1] == std::byte{0}) --length;
+      out.emplace_back(reinterpret_cast<const char*>(element), length);
+    } else {
+      text.resize(itemsize / 4);
+      std::memcpy(text.data(), element, itemsize);
+      if (swap) detail::swap_bytes(reinterpret_cast<std::byte*>(text.data()), itemsize, dtype);
+      while (!text.empty() && text.back() == U'\0') text.pop_back();
+      std::string utf8;
+      if (!detail::utf32_to_utf8(text, utf8)) {
+        throw FormatError("array: string element " + std::to_string(n) + " holds a value that is not a " +
+                          "Unicode code point (a surrogate or past U+10FFFF)");
+      }
+      out.push_back(std::move(utf8));
+    }
+    // The next index in C order: the last axis varies fastest.
+    for (std::size_t k = index.size(); k-- > 0;) {
+      if (++index[k] < array.shape()[k]) break;
+      index[k] = 0;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> to_strings(const Array& array) { return to_strings(array.view()); }
+
 // ArrayView ---------------------------------------------------------------
 
 ArrayView::ArrayView(const void* data, DType dtype, Shape shape, std::vector<std::int64_t> strides)
@@ -120,9 +163,13 @@ ArrayView::ArrayView(const void* data, DType dtype, Shape shape, std::vector<std
   checked_element_count(shape_, dtype_.itemsize(), "array view");
 }
 
-ArrayView ArrayView::contiguous(const void* data, DType dtype, Shape shape, bool fortran_order) {
-  auto strides = dense_strides(shape, dtype.itemsize(), fortran_order);
+ArrayView ArrayView::contiguous(const void* data, DType dtype, Shape shape, MemoryOrder order) {
+  auto strides = dense_strides(shape, dtype.itemsize(), order == MemoryOrder::Fortran);
   return ArrayView(data, dtype, std::move(shape), std::move(strides));
+}
+
+ArrayView ArrayView::contiguous(const void* data, DType dtype, Shape shape, bool fortran_order) {
+  return contiguous(data, dtype, std::move(shape), fortran_order ? MemoryOrder::Fortran : MemoryOrder::C);
 }
 
 std::uint64_t ArrayView::size() const noexcept {
@@ -140,6 +187,11 @@ bool ArrayView::is_f_contiguous() const noexcept { return dense_in_order(*this, 
 // Array -------------------------------------------------------------------
 
 Array Array::uninitialized(DType dtype, Shape shape, bool fortran_order) {
+  return uninitialized(dtype, std::move(shape), fortran_order ? MemoryOrder::Fortran : MemoryOrder::C);
+}
+
+Array Array::uninitialized(DType dtype, Shape shape, MemoryOrder order) {
+  const bool fortran_order = order == MemoryOrder::Fortran;
   const std::uint64_t count = checked_element_count(shape, dtype.itemsize(), "new array");
   const std::uint64_t bytes = count * dtype.itemsize();
   if (bytes > std::numeric_limits<std::size_t>::max()) throw std::bad_alloc();
@@ -159,7 +211,12 @@ Array::Array(DType dtype, Shape shape, bool fortran_order, std::shared_ptr<const
       writable_(writable) {}
 
 std::byte* Array::mutable_bytes() {
-  if (!writable_) throw UsageError("array: this array is read-only (memory-mapped)");
+  if (!writable_) {
+    throw UsageError(
+        "array: the elements are read-only: they are a memory map of the file (map_npy, "
+        "NpyAccess::Map, NpzReader::map), whose pages belong to it; read them with data<T>() "
+        "or bytes(), or read the file with read_npy() for a writable copy");
+  }
   return data_;
 }
 
@@ -176,13 +233,12 @@ void Array::check_element_type(const DType& wanted, std::size_t alignment) const
 
 void Array::to_native_byte_order() {
   if (dtype_.is_native()) return;
-  const std::size_t unit = dtype_.swap_unit();
-  swap_in_place(mutable_bytes(), nbytes() / unit, unit);
+  detail::swap_bytes(mutable_bytes(), nbytes(), dtype_);
   dtype_ = dtype_.native();
 }
 
 ArrayView Array::view() const {
-  return ArrayView::contiguous(data_, dtype_, shape_, fortran_order_);
+  return ArrayView::contiguous(data_, dtype_, shape_, order());
 }
 
 ArrayView Array::rows(std::uint64_t start, std::uint64_t stop) const {

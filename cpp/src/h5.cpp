@@ -18,8 +18,9 @@
 
 #include "detail/allocate.hpp"
 #include "detail/atomic_output.hpp"
+#include "detail/byte_order.hpp"
 #include "detail/file.hpp"
-#include "detail/fork_guard.hpp"
+#include "detail/h5_guard.hpp"
 #include "detail/gather.hpp"
 #include "detail/h5_call.hpp"
 #include "detail/h5_chunks.hpp"
@@ -544,7 +545,10 @@ Links walk_links(hid_t file, const std::string& name) {
 
 }  // namespace
 
-void h5_append_plugin_path(const std::filesystem::path& folder) { detail::append_plugin_folder(folder); }
+void h5_append_plugin_path(const std::filesystem::path& folder) {
+  const detail::H5Guard guard;
+  detail::append_plugin_folder(folder);
+}
 
 // H5File --------------------------------------------------------------------
 
@@ -896,7 +900,7 @@ H5File& H5File::operator=(H5File&&) noexcept = default;
 
 H5File::~H5File() {
   if (!state_) return;
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   state_->datasets.clear();
   state_->file.reset();
@@ -905,7 +909,7 @@ H5File::~H5File() {
 const std::filesystem::path& H5File::path() const noexcept { return state_->path; }
 
 H5File H5File::open(const std::filesystem::path& path) {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   detail::register_filters();
   auto state = std::make_unique<State>();
@@ -925,7 +929,7 @@ H5File H5File::open(const std::filesystem::path& path) {
 }
 
 std::vector<H5Object> H5File::list() const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const hid_t id = state_->file.get();
   const std::string& name = state_->name;
@@ -949,27 +953,33 @@ std::vector<H5Object> H5File::list() const {
   return out;
 }
 
+bool H5File::contains(const std::string& object) const {
+  const detail::H5Guard guard;
+  const detail::QuietErrors quiet;
+  return object_exists(state_->file.get(), object, state_->name);
+}
+
 H5Object H5File::info(const std::string& object) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const Handle handle = open_object(state_->file.get(), object, state_->name);
   return describe(handle.get(), object, state_->name, state_->origin);
 }
 
 Array H5File::read(const std::string& dataset) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   return state_->read(d, dataset, 0, d.shape.empty() ? 0 : d.shape[0], d.shape.empty());
 }
 
 Array H5File::read_rows(const std::string& dataset, std::uint64_t start, std::uint64_t stop) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   return state_->read(d, dataset, start, stop, false);
 }
 
 Array H5File::read_rows(const std::string& dataset, RowIndices indices) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   const std::string what = state_->name + ": dataset " + object_name(dataset);
   return state_->read_picked(d, dataset, detail::resolve_rows(indices, d.shape, what));
@@ -977,7 +987,7 @@ Array H5File::read_rows(const std::string& dataset, RowIndices indices) const {
 
 void H5File::read_rows_into(const std::string& dataset, RowIndices indices, void* buffer,
                             std::uint64_t size) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   const std::string what = state_->name + ": dataset " + object_name(dataset);
   if (!d.info.dtype) {
@@ -990,14 +1000,14 @@ void H5File::read_rows_into(const std::string& dataset, RowIndices indices, void
 }
 
 H5ReadInfo H5File::read_info(const std::string& dataset) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   return H5ReadInfo{d.info.dtype, d.shape};
 }
 
 void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop,
                             void* buffer, std::uint64_t size) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const OpenDataset& d = state_->dataset(dataset);
   if (!d.info.dtype) {
     throw UsageError(state_->name + ": dataset " + object_name(dataset) + " holds " +
@@ -1015,8 +1025,27 @@ void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std
   state_->read_into(d, dataset, start, false, shape, nbytes, static_cast<std::byte*>(buffer));
 }
 
+void H5File::read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop, void* buffer,
+                            std::uint64_t size, const DType& as) const {
+  const detail::H5Guard guard;
+  const std::optional<DType> stored = state_->dataset(dataset).info.dtype;
+  // Without a fixed dtype (variable-length strings) the untyped read says why.
+  if (stored) detail::check_readable_as(*stored, as, state_->name + ": dataset " + object_name(dataset));
+  read_rows_into(dataset, start, stop, buffer, size);
+  if (stored) detail::convert_byte_order(*stored, as, buffer, size);
+}
+
+void H5File::read_rows_into(const std::string& dataset, RowIndices indices, void* buffer, std::uint64_t size,
+                            const DType& as) const {
+  const detail::H5Guard guard;
+  const std::optional<DType> stored = state_->dataset(dataset).info.dtype;
+  if (stored) detail::check_readable_as(*stored, as, state_->name + ": dataset " + object_name(dataset));
+  read_rows_into(dataset, indices, buffer, size);
+  if (stored) detail::convert_byte_order(*stored, as, buffer, size);
+}
+
 std::vector<std::pair<std::string, Array>> H5File::attributes(const std::string& object) const {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const std::string& name = state_->name;
   const Handle handle = open_object(state_->file.get(), object, name);
@@ -1061,6 +1090,7 @@ struct H5Writer::State {
   detail::AtomicOutput output;
   std::string name;
   Handle file;
+  H5WriteMode mode = H5WriteMode::Overwrite;
   bool committed = false;
 };
 
@@ -1158,7 +1188,7 @@ void check_size_limit(hid_t file, std::uint64_t data_bytes, const std::string& w
   // Room for the object header, chunk index and other metadata it brings.
   const std::uint64_t needed = size + data_bytes + data_bytes / 64 + (std::uint64_t{64} << 10);
   if (needed > limit.rlim_cur) {
-    throw IOError(what + ": cannot write " + std::to_string(data_bytes) +
+    throw FileError(what + ": cannot write " + std::to_string(data_bytes) +
                       " bytes: the file would pass the file-size limit (RLIMIT_FSIZE) of " +
                       std::to_string(limit.rlim_cur) + " bytes: " + std::strerror(EFBIG),
                   EFBIG);
@@ -1167,14 +1197,60 @@ void check_size_limit(hid_t file, std::uint64_t data_bytes, const std::string& w
 
 }  // namespace
 
+bool hdf5_threadsafe() noexcept { return detail::h5_library_threadsafe(); }
+
+H5Compression h5_compression(const std::string& name) {
+  if (name.empty() || name == "none") return H5Compression::None;
+  if (name == "gzip") return H5Compression::Gzip;
+  if (name == "lzf") return H5Compression::Lzf;
+  throw UsageError("unknown compression '" + detail::printable(name, 100) + "' (use gzip, lzf or none)");
+}
+
+const char* h5_compression_name(H5Compression compression) noexcept {
+  switch (compression) {
+    case H5Compression::Gzip: return "gzip";
+    case H5Compression::Lzf: return "lzf";
+    default: return "none";
+  }
+}
+
+H5CompressionOption::H5CompressionOption(const char* name) { set(name == nullptr ? "" : name); }
+H5CompressionOption::H5CompressionOption(const std::string& name) { set(name); }
+
+void H5CompressionOption::set(const std::string& name) {
+  try {
+    value_ = h5_compression(name);
+  } catch (const UsageError&) {
+    unknown_ = name;  // write() names the file with it
+  }
+}
+
+namespace {
+
+// Refuses an existing destination for H5WriteMode::Create.
+void refuse_existing(const std::filesystem::path& destination, const std::string& name) {
+  std::error_code error;
+  if (std::filesystem::symlink_status(destination, error).type() != std::filesystem::file_type::not_found &&
+      !error) {
+    throw FileError(name + ": already exists (the write mode is create; use overwrite or append)", EEXIST);
+  }
+}
+
+}  // namespace
+
 H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
+    : H5Writer(destination, append ? H5WriteMode::Append : H5WriteMode::Overwrite) {}
+
+H5Writer::H5Writer(const std::filesystem::path& destination, H5WriteMode mode)
     : state_(std::make_unique<State>(destination)) {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   detail::register_filters();
   state_->name = detail::quote(destination);
+  state_->mode = mode;
+  if (mode == H5WriteMode::Create) refuse_existing(destination, state_->name);
   const std::filesystem::path& temporary = state_->output.temporary();
-  if (append && std::filesystem::exists(destination)) {
+  if (mode == H5WriteMode::Append && std::filesystem::exists(destination)) {
     if (!has_hdf5_signature(detail::File::open_read(destination))) {
       throw FormatError(state_->name + ": cannot add to it: not an HDF5 file (no HDF5 signature)");
     }
@@ -1182,15 +1258,16 @@ H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
     std::filesystem::copy_file(destination, temporary,
                                std::filesystem::copy_options::overwrite_existing, error);
     if (error) {
-      throw IOError("cannot copy " + state_->name + " to add to it: " + error.message(), error.value());
+      throw FileError("cannot copy " + state_->name + " to add to it: " + error.message(), error.value());
     }
     state_->file = own(H5Fopen(temporary.c_str(), H5F_ACC_RDWR, H5P_DEFAULT),
                        state_->name + ": cannot open as HDF5 to add to it");
     return;
   }
   const Handle fapl = own(H5Pcreate(H5P_FILE_ACCESS), state_->name + ": cannot create");
-  // The oldest format that holds the data, as h5py's libver="earliest":
-  // readable by every libhdf5 from 1.8 on.
+  // The oldest format that holds the data, as h5py's libver="earliest",
+  // and nothing newer than 1.8's (H5F_LIBVER_V18): a libhdf5 1.10 left to
+  // its defaults could pick 1.10-only encodings that older readers refuse.
   check(H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_EARLIEST, H5F_LIBVER_V18),
         state_->name + ": cannot create");
   check(H5Pset_fclose_degree(fapl.get(), H5F_CLOSE_STRONG), state_->name + ": cannot create");
@@ -1199,13 +1276,13 @@ H5Writer::H5Writer(const std::filesystem::path& destination, bool append)
 }
 
 H5Writer::~H5Writer() {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   state_->file.reset();  // then the AtomicOutput removes the temporary file
 }
 
 void H5Writer::write(const std::string& name, const ArrayView& data, const H5DatasetOptions& options) {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const std::string what = state_->name + ": dataset " + object_name(name);
   if (state_->committed) throw UsageError(what + ": the file is already committed");
@@ -1224,7 +1301,12 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
   check(H5Pset_char_encoding(lcpl.get(), H5T_CSET_UTF8), what + ": cannot create");
   const Handle dcpl = own(H5Pcreate(H5P_DATASET_CREATE), what + ": cannot create");
 
-  const bool filtered = !options.compression.empty() || options.shuffle || options.fletcher32;
+  if (!options.compression.unknown_name().empty()) {
+    throw UsageError(what + ": unknown compression '" + detail::printable(options.compression.unknown_name(), 100) +
+                     "' (use H5Compression::Gzip or H5Compression::Lzf)");
+  }
+  const H5Compression compression = options.compression;
+  const bool filtered = compression != H5Compression::None || options.shuffle || options.fletcher32;
   const bool chunked = (options.chunks.has_value() || filtered) && data.size() > 0;
   if ((options.chunks.has_value() || filtered) && data.ndim() == 0) {
     throw UsageError(what + ": a scalar cannot be chunked or compressed");
@@ -1246,15 +1328,13 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
     check(H5Pset_chunk(dcpl.get(), static_cast<int>(dims.size()), dims.data()), what + ": cannot chunk");
     // h5py's pipeline order: shuffle, compression, checksum.
     if (options.shuffle) check(H5Pset_shuffle(dcpl.get()), what + ": cannot add shuffle");
-    if (options.compression == "gzip") {
+    if (compression == H5Compression::Gzip) {
       if (options.gzip_level < 0 || options.gzip_level > 9) {
         throw UsageError(what + ": gzip level must be 0-9, not " + std::to_string(options.gzip_level));
       }
       check(H5Pset_deflate(dcpl.get(), static_cast<unsigned>(options.gzip_level)), what + ": cannot add gzip");
-    } else if (options.compression == "lzf") {
+    } else if (compression == H5Compression::Lzf) {
       check(H5Pset_filter(dcpl.get(), 32000, H5Z_FLAG_OPTIONAL, 0, nullptr), what + ": cannot add lzf");
-    } else if (!options.compression.empty()) {
-      throw UsageError(what + ": unknown compression '" + options.compression + "' (use gzip or lzf)");
     }
     if (options.fletcher32) check(H5Pset_fletcher32(dcpl.get()), what + ": cannot add fletcher32");
   }
@@ -1269,7 +1349,7 @@ void H5Writer::write(const std::string& name, const ArrayView& data, const H5Dat
 }
 
 void H5Writer::set_attribute(const std::string& object, const std::string& name, const ArrayView& value) {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   const std::string what = state_->name + ": attribute " + object_name(name) + " of " + object_name(object);
   if (state_->committed) throw UsageError(what + ": the file is already committed");
@@ -1301,11 +1381,15 @@ void H5Writer::set_attribute(const std::string& object, const std::string& name,
 }
 
 void H5Writer::commit() {
-  const detail::ForkGuard guard;
+  const detail::H5Guard guard;
   const detail::QuietErrors quiet;
   if (state_->committed) return;
   check(H5Fclose(state_->file.release()), state_->name + ": cannot finish writing");
-  state_->output.commit();
+  if (state_->mode == H5WriteMode::Create) {
+    state_->output.commit_as_new();
+  } else {
+    state_->output.commit();
+  }
   state_->committed = true;
 }
 

@@ -8,6 +8,7 @@
 
 #include "detail/allocate.hpp"
 #include "detail/atomic_output.hpp"
+#include "detail/byte_order.hpp"
 #include "detail/file.hpp"
 #include "detail/mapping.hpp"
 #include "detail/npy_codec.hpp"
@@ -117,7 +118,7 @@ Array map_npy_rows(const std::filesystem::path& path, std::uint64_t start, std::
   shape[0] = stop - start;
   const std::uint64_t row_bytes = h.shape[0] == 0 ? 0 : h.data_bytes / h.shape[0];
   const std::uint64_t length = (stop - start) * row_bytes;
-  if (length == 0) return Array::uninitialized(h.dtype, shape, h.fortran_order);
+  if (length == 0) return Array::uninitialized(h.dtype, shape, h.fortran_order ? MemoryOrder::Fortran : MemoryOrder::C);
   const std::uint64_t first = h.data_offset + start * row_bytes;
   auto mapping = detail::Mapping::map(file, first, length);
   return Array(h.dtype, shape, h.fortran_order, mapping, mapping->at(first), false);
@@ -223,6 +224,13 @@ void NpyReader::read_rows_into(RowIndices indices, void* buffer, std::uint64_t s
   }
 }
 
+void NpyReader::read_rows_into(RowIndices indices, void* buffer, std::uint64_t size, const DType& as) const {
+  const DType& stored = impl_->header.dtype;
+  detail::check_readable_as(stored, as, impl_->file.name());
+  read_rows_into(indices, buffer, size);
+  detail::convert_byte_order(stored, as, buffer, size);
+}
+
 std::string make_npy_header(const DType& dtype, const Shape& shape, bool fortran_order) {
   std::string dict = "{'descr': '" + dtype.descr() + "', 'fortran_order': " +
                      (fortran_order ? "True" : "False") + ", 'shape': " + shape_repr(shape) +
@@ -261,7 +269,7 @@ void write_npy(const std::filesystem::path& path, const ArrayView& array) {
 void write_npy(std::ostream& out, const ArrayView& array, const std::string& name) {
   detail::write_npy_to(array, [&out, &name](const void* p, std::size_t n) {
     out.write(static_cast<const char*>(p), static_cast<std::streamsize>(n));
-    if (!out) throw IOError(name + ": the stream failed while writing", 0);
+    if (!out) throw FileError(name + ": the stream failed while writing", 0);
   });
 }
 

@@ -9,6 +9,7 @@
 
 #include "detail/atomic_output.hpp"
 #include "detail/allocate.hpp"
+#include "detail/byte_order.hpp"
 #include "detail/file.hpp"
 #include "detail/mapping.hpp"
 #include "detail/npy_codec.hpp"
@@ -160,7 +161,7 @@ struct NpzReader::Impl {
     std::call_once(map_once, [this] {
       try {
         if (file.size_at_open() > 0) mapped = detail::Mapping::map(file, file.size_at_open());
-      } catch (const IOError&) {
+      } catch (const FileError&) {
       }
     });
     return mapped.get();
@@ -313,6 +314,15 @@ void NpzReader::read_rows_into(std::string_view name, RowIndices indices, void* 
   }
 }
 
+void NpzReader::read_rows_into(std::string_view name, RowIndices indices, void* buffer, std::uint64_t size,
+                               const DType& as) const {
+  const detail::ZipEntry& e = impl_->find(name);
+  const DType stored = impl_->open_rows(e).header.dtype;
+  detail::check_readable_as(stored, as, impl_->label(e));
+  read_rows_into(name, indices, buffer, size);
+  detail::convert_byte_order(stored, as, buffer, size);
+}
+
 Array NpzReader::map(std::string_view name) const {
   const detail::ZipEntry& e = impl_->find(name);
   if (impl_->deflated(e)) {
@@ -322,7 +332,7 @@ Array NpzReader::map(std::string_view name) const {
   const NpyHeader& h = r.header;
   const detail::Mapping* m = impl_->mapping();
   if (m == nullptr) {
-    throw IOError(impl_->file.name() + ": cannot map the archive into memory", ENOMEM);
+    throw FileError(impl_->file.name() + ": cannot map the archive into memory", ENOMEM);
   }
   auto* data = m->at(r.layout.base);
   return Array(h.dtype, h.shape, h.fortran_order, impl_->mapped, data, false);

@@ -132,14 +132,14 @@ int run(const Options& o) {
   const std::vector<float> std = o.std.empty() ? std::vector<float>(channels, 1.0f) : o.std;
   if (mean.size() != channels || std.size() != channels)
     throw ndbridge::UsageError("--mean and --std need " + std::to_string(channels) + " values, one per channel");
-  bool has_labels = false;
-  for (const auto& object : file.list()) has_labels = has_labels || object.path == "/labels";
+  const bool has_labels = file.contains("labels");
 
   std::printf("%s: %" PRIu64 " images of %" PRIu64 "x%" PRIu64 "x%" PRIu64 ", batch %" PRIu64 "\n",
               o.dataset.c_str(), count, height, width, channels, o.batch);
   std::vector<float> tensor;
   // One pixel buffer for every batch: read_rows_into fills it in place.
   std::vector<std::uint8_t> pixels;
+  std::vector<std::int64_t> labels;
   Checksum total;
   std::int64_t label_total = 0;
   double read_seconds = 0, convert_seconds = 0;
@@ -160,11 +160,12 @@ int run(const Options& o) {
     std::printf("batch %" PRIu64 " rows %" PRIu64 ":%" PRIu64 " sum=%.6f hash=%016" PRIx64, b, start, stop,
                 c.sum, c.hash);
     if (has_labels) {
-      ndbridge::Array labels = file.read_rows("labels", start, stop);
-      labels.to_native_byte_order();
+      // A typed read: int64 in native byte order whatever the file's, or an
+      // error naming the dataset's type.
+      labels.resize(static_cast<std::size_t>(stop - start));
+      file.read_rows_into("labels", start, stop, labels.data(), labels.size() * sizeof(std::int64_t));
       std::int64_t s = 0;
-      const std::int64_t* l = labels.data<std::int64_t>();
-      for (std::uint64_t i = 0; i < labels.size(); ++i) s += l[i];
+      for (const std::int64_t label : labels) s += label;
       label_total += s;
       std::printf(" labels=%" PRId64, s);
     }

@@ -46,7 +46,7 @@ void register_errors(py::module_& m) {
                                             : error_class("H5Error")(message(e));
       exc.attr("stack") = e.stack();
       py::set_error(py::type::of(exc), exc);
-    } catch (const ndbridge::IOError& e) {
+    } catch (const ndbridge::FileError& e) {
       // The Python side picks the OSError subclass that matches errno, so
       // callers can catch FileNotFoundError or PermissionError as usual.
       py::object exc = error_class("file_error")(e.errno_value(), message(e));

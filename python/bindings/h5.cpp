@@ -180,14 +180,15 @@ py::array read_as_asked(H5File& file, const std::string& dataset, const Rows& ro
   const Shape shape = result_shape(asked, info.shape);
   py::array target = out.is_none() ? py::array(numpy_dtype(*info.dtype), std::vector<py::ssize_t>(shape.begin(), shape.end()))
                                    : out.cast<py::array>();
-  void* buffer = out.is_none() ? target.mutable_data() : out_buffer(out, *info.dtype, shape, what);
+  const OutBuffer buffer =
+      out.is_none() ? OutBuffer{target.mutable_data(), *info.dtype} : out_buffer(out, *info.dtype, shape, what);
   const auto size = static_cast<std::uint64_t>(target.nbytes());
   {
     py::gil_scoped_release release;
     if (asked.kind == Rows::Kind::Range) {
-      file.read_rows_into(dataset, asked.start, asked.stop, buffer, size);
+      file.read_rows_into(dataset, asked.start, asked.stop, buffer.data, size, buffer.dtype);
     } else {
-      file.read_rows_into(dataset, asked.picked(), buffer, size);
+      file.read_rows_into(dataset, asked.picked(), buffer.data, size, buffer.dtype);
     }
   }
   return target;
@@ -260,26 +261,35 @@ void register_h5(py::module_& m) {
       [](const std::filesystem::path& path, const std::string& dataset, const py::array& array,
          std::optional<Shape> chunks, const std::string& compression, int level, bool shuffle,
          bool fletcher32, const std::vector<std::pair<std::string, py::array>>& attrs,
-         bool append) {
+         const std::string& mode) {
         const std::string where = quoted(path);
+        const H5WriteMode write_mode = mode == "create"      ? H5WriteMode::Create
+                                       : mode == "overwrite" ? H5WriteMode::Overwrite
+                                       : mode == "append"    ? H5WriteMode::Append
+                                                             : throw UsageError(where + ": unknown mode '" + mode +
+                                                                                "' (use create, overwrite or append)");
         const ArrayView data = from_numpy(array, where);
         std::vector<std::pair<std::string, ArrayView>> attribute_views;
         for (const auto& [name, value] : attrs) attribute_views.emplace_back(name, from_numpy(value, where));
         H5DatasetOptions options;
         options.chunks = std::move(chunks);
-        options.compression = compression;
+        try {
+          options.compression = h5_compression(compression);
+        } catch (const UsageError& e) {
+          throw UsageError(where + ": " + e.what());
+        }
         options.gzip_level = level;
         options.shuffle = shuffle;
         options.fletcher32 = fletcher32;
         py::gil_scoped_release release;
-        H5Writer writer(path, append);
+        H5Writer writer(path, write_mode);
         writer.write(dataset, data, options);
         for (const auto& [name, value] : attribute_views) writer.set_attribute(dataset, name, value);
         writer.commit();
       },
       py::arg("path"), py::arg("dataset"), py::arg("array"), py::arg("chunks"),
       py::arg("compression"), py::arg("level"), py::arg("shuffle"), py::arg("fletcher32"),
-      py::arg("attrs"), py::arg("append"));
+      py::arg("attrs"), py::arg("mode"));
 }
 
 }  // namespace ndbridge::python

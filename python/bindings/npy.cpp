@@ -42,11 +42,11 @@ py::array read_as_asked(const NpyReader& reader, const Rows& rows, const py::obj
   }
   const NpyHeader& h = reader.header();
   const Rows asked = rows_for_out(rows, h.shape, what, true);
-  void* buffer = out_buffer(out, h.dtype, result_shape(asked, h.shape), what);
+  const OutBuffer buffer = out_buffer(out, h.dtype, result_shape(asked, h.shape), what);
   const auto size = static_cast<std::uint64_t>(out.cast<py::array>().nbytes());
   {
     py::gil_scoped_release release;
-    reader.read_rows_into(asked.picked(), buffer, size);
+    reader.read_rows_into(asked.picked(), buffer.data, size, buffer.dtype);
   }
   return out.cast<py::array>();
 }

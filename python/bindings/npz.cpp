@@ -71,11 +71,11 @@ py::array read_member(const NpzReader& reader, const std::string& name, const Ro
   }();
   const std::string what = file + " member '" + name + ".npy'";
   const Rows asked = rows_for_out(rows, member.shape, what, true);
-  void* buffer = out_buffer(out, member.dtype, result_shape(asked, member.shape), what);
+  const OutBuffer buffer = out_buffer(out, member.dtype, result_shape(asked, member.shape), what);
   const auto size = static_cast<std::uint64_t>(out.cast<py::array>().nbytes());
   {
     py::gil_scoped_release release;
-    reader.read_rows_into(name, asked.picked(), buffer, size);
+    reader.read_rows_into(name, asked.picked(), buffer.data, size, buffer.dtype);
   }
   return out.cast<py::array>();
 }

@@ -3,6 +3,7 @@
 #include <pybind11/stl.h>
 
 #include <limits>
+#include <optional>
 #include <utility>
 
 #include "convert.hpp"
@@ -142,7 +143,7 @@ py::array shaped(py::array result, const Rows& rows) {
   return result.attr("reshape")(py::tuple(py::cast(shape))).cast<py::array>();
 }
 
-void* out_buffer(const py::object& out, const DType& dtype, const Shape& shape, const std::string& what) {
+OutBuffer out_buffer(const py::object& out, const DType& dtype, const Shape& shape, const std::string& what) {
   if (!py::isinstance<py::array>(out)) {
     throw UsageError(what + ": out must be a numpy array, not " +
                      py::str(py::type::of(out).attr("__name__")).cast<std::string>());
@@ -153,14 +154,19 @@ void* out_buffer(const py::object& out, const DType& dtype, const Shape& shape, 
   if (!a.writeable() || !(a.flags() & py::array::c_style)) {
     throw UsageError(what + ": out must be a writable C-contiguous array");
   }
-  if (descr != dtype.descr() || given != shape) {
+  std::optional<DType> given_dtype;
+  try {
+    given_dtype = DType::from_descr(descr);
+  } catch (const UnsupportedError&) {
+  }
+  if (!given_dtype || given_dtype->native() != dtype.native() || given != shape) {
     std::string want = "(";
     for (std::size_t k = 0; k < shape.size(); ++k) want += (k ? ", " : "") + std::to_string(shape[k]);
     want += shape.size() == 1 ? ",)" : ")";
-    throw UsageError(what + ": out must be a " + dtype.descr() + " array of shape " + want + ", not " +
-                     describe(out));
+    throw UsageError(what + ": out must be a " + dtype.descr() + " array (in either byte order) of shape " +
+                     want + ", not " + describe(out));
   }
-  return a.mutable_data();
+  return OutBuffer{a.mutable_data(), *given_dtype};
 }
 
 }  // namespace ndbridge::python

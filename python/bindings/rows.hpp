@@ -58,8 +58,15 @@ Shape result_shape(const Rows& rows, const Shape& shape);
 /// The result of a read of picked rows, shaped as numpy's a[indices] is.
 pybind11::array shaped(pybind11::array result, const Rows& rows);
 
+/// A caller's numpy array to read into: its memory and its dtype.
+struct OutBuffer {
+  void* data;
+  DType dtype;  ///< the stored dtype up to byte order; reads deliver this order
+};
+
 /// The memory of `out`, after checking that it is a writable C-contiguous
-/// numpy array of exactly `dtype` and `shape`; UsageError naming `what`.
-void* out_buffer(const pybind11::object& out, const DType& dtype, const Shape& shape, const std::string& what);
+/// numpy array of `shape` whose dtype is `dtype` in either byte order (the
+/// read converts); UsageError naming `what` otherwise.
+OutBuffer out_buffer(const pybind11::object& out, const DType& dtype, const Shape& shape, const std::string& what);
 
 }  // namespace ndbridge::python

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar, Union
+from typing import Any, Literal, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -404,6 +404,7 @@ def write_h5(
     dataset: str,
     array: npt.ArrayLike,
     *,
+    mode: Literal["create", "overwrite", "append"] = "create",
     chunks: tuple[int, ...] | None = None,
     compression: str | None = None,
     compression_level: int = 4,
@@ -415,10 +416,15 @@ def write_h5(
 
     The file is written as h5py would write it (libver earliest, bool enum,
     {r, i} complex, str as variable-length UTF-8) under a temporary name and
-    renamed into place when complete. If ``path`` exists its content is kept
-    and the dataset is added. ``compression`` is None, "gzip" or "lzf";
-    giving it (or ``chunks``, ``shuffle``, ``fletcher32``) makes the dataset
-    chunked, with about 1 MiB chunks of whole rows unless ``chunks`` says.
+    renamed into place when complete. ``mode`` says what happens to a file
+    already at ``path``: "create" (the default) refuses it with FileError (a
+    FileExistsError); "overwrite" replaces it, as write_npy does; "append"
+    keeps its content and adds the dataset (what this function did by itself
+    before it had ``mode``; the whole file is copied, so add many datasets to
+    a big file with h5py or one C++ H5Writer instead). ``compression`` is
+    None, "gzip" or "lzf"; giving it (or ``chunks``, ``shuffle``,
+    ``fletcher32``) makes the dataset chunked, with about 1 MiB chunks of
+    whole rows unless ``chunks`` says.
     """
     attributes = [(str(k), _attribute_array(v)) for k, v in (attrs or {}).items()]
     _core.write_h5(
@@ -431,5 +437,5 @@ def write_h5(
         bool(shuffle),
         bool(fletcher32),
         attributes,
-        os.path.exists(path),
+        mode,
     )

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <string>
 #include <vector>
 
 #include "ndbridge/array.hpp"
@@ -17,7 +19,7 @@ TEST(Array, UninitializedHasShapeSizeAndAlignment) {
   EXPECT_EQ(a.nbytes(), 48u);
   EXPECT_TRUE(a.writable());
   EXPECT_EQ(reinterpret_cast<std::uintptr_t>(a.bytes()) % 64, 0u);
-  float* p = a.data<float>();
+  float* p = a.mutable_data<float>();
   for (int i = 0; i < 12; ++i) p[i] = static_cast<float>(i);
   EXPECT_EQ(a.data<float>()[11], 11.0f);
 }
@@ -55,8 +57,8 @@ TEST(Array, SwapsComplexPartsSeparately) {
 
 TEST(Array, RowsOfCAndFortranOrder) {
   for (const bool fortran : {false, true}) {
-    Array a = Array::uninitialized(DType::of<std::int32_t>(), {4, 3}, fortran);
-    std::iota(a.data<std::int32_t>(), a.data<std::int32_t>() + 12, 0);
+    Array a = Array::uninitialized(DType::of<std::int32_t>(), {4, 3}, fortran ? ndbridge::MemoryOrder::Fortran : ndbridge::MemoryOrder::C);
+    std::iota(a.mutable_data<std::int32_t>(), a.mutable_data<std::int32_t>() + 12, 0);
     const ArrayView v = a.rows(1, 3);
     EXPECT_EQ(v.shape(), (ndbridge::Shape{2, 3}));
     // Element (r, c) of the view is element (r + 1, c) of the array.
@@ -83,7 +85,7 @@ TEST(ArrayView, KnowsItsContiguity) {
   const DType f4 = DType::of<float>();
   EXPECT_TRUE(ArrayView::contiguous(data, f4, {3, 4}).is_c_contiguous());
   EXPECT_FALSE(ArrayView::contiguous(data, f4, {3, 4}).is_f_contiguous());
-  EXPECT_TRUE(ArrayView::contiguous(data, f4, {3, 4}, true).is_f_contiguous());
+  EXPECT_TRUE(ArrayView::contiguous(data, f4, {3, 4}, ndbridge::MemoryOrder::Fortran).is_f_contiguous());
   EXPECT_TRUE(ArrayView::contiguous(data, f4, {12}).is_f_contiguous());
   const ArrayView every_other(data, f4, {6}, {8});
   EXPECT_FALSE(every_other.is_c_contiguous());
@@ -98,3 +100,55 @@ TEST(ElementCount, RefusesOverflow) {
                ndbridge::FormatError);
   EXPECT_THROW(ndbridge::checked_element_count({std::uint64_t{1} << 61}, 8, "x"), ndbridge::FormatError);
 }
+
+TEST(Array, StringsFromByteAndUnicodeArrays) {
+  const char bytes[6] = {'a', 'b', '\0', 'x', 'y', 'z'};
+  const auto s3 = ArrayView::contiguous(bytes, DType::from_descr("|S3"), {2});
+  EXPECT_EQ(ndbridge::to_strings(s3), (std::vector<std::string>{"ab", "xyz"}));
+
+  // "é" and "€x" as numpy stores str: UCS-4 code units, NUL padded.
+  const char32_t text[4] = {U'\u00e9', U'\0', U'\u20ac', U'x'};
+  const auto native = ArrayView::contiguous(text, DType::from_descr("=U2"), {2});
+  const std::vector<std::string> expected{"\xc3\xa9", "\xe2\x82\xac" "x"};
+  EXPECT_EQ(ndbridge::to_strings(native), expected);
+  // The same in the other byte order.
+  unsigned char swapped[16];
+  std::memcpy(swapped, text, 16);
+  for (int i = 0; i < 16; i += 4) std::reverse(swapped + i, swapped + i + 4);
+  const bool little = ndbridge::native_byte_order() == ndbridge::ByteOrder::Little;
+  const auto foreign = ArrayView::contiguous(swapped, DType::from_descr(little ? ">U2" : "<U2"), {2});
+  EXPECT_EQ(ndbridge::to_strings(foreign), expected);
+
+  // C order whatever the memory order: a 2x2 Fortran array lists a, c, b, d.
+  const char letters[4] = {'a', 'b', 'c', 'd'};
+  const auto fortran = ArrayView::contiguous(letters, DType::from_descr("|S1"), {2, 2}, ndbridge::MemoryOrder::Fortran);
+  EXPECT_EQ(ndbridge::to_strings(fortran), (std::vector<std::string>{"a", "c", "b", "d"}));
+
+  Array owned = Array::uninitialized(DType::from_descr("|S2"), {1});
+  std::memcpy(owned.mutable_bytes(), "hi", 2);
+  EXPECT_EQ(ndbridge::to_strings(owned), (std::vector<std::string>{"hi"}));
+}
+
+TEST(Array, StringsRefuseOtherKindsAndBadCodePoints) {
+  const std::int32_t numbers[2] = {1, 2};
+  EXPECT_THROW(ndbridge::to_strings(ArrayView::contiguous(numbers, DType::of<std::int32_t>(), {2})),
+               ndbridge::UsageError);
+  const char32_t surrogate[1] = {0xd800};
+  EXPECT_THROW(ndbridge::to_strings(ArrayView::contiguous(surrogate, DType::from_descr("=U1"), {1})),
+               ndbridge::FormatError);
+}
+
+// The bool spellings of the memory order still compile and mean what they did.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+TEST(Array, DeprecatedBoolOrderStillWorks) {
+  const float data[12] = {};
+  const DType f4 = DType::of<float>();
+  EXPECT_EQ(ArrayView::contiguous(data, f4, {3, 4}, true).strides(),
+            ArrayView::contiguous(data, f4, {3, 4}, ndbridge::MemoryOrder::Fortran).strides());
+  EXPECT_EQ(ArrayView::contiguous(data, f4, {3, 4}, false).strides(), (std::vector<std::int64_t>{16, 4}));
+  EXPECT_TRUE(Array::uninitialized(f4, {3, 4}, true).fortran_order());
+  EXPECT_EQ(Array::uninitialized(f4, {3, 4}, true).order(), ndbridge::MemoryOrder::Fortran);
+  EXPECT_FALSE(Array::uninitialized(f4, {3, 4}, false).fortran_order());
+}
+#pragma GCC diagnostic pop

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -14,6 +15,7 @@
 
 #include "ndbridge/config.hpp"
 #if NDBRIDGE_WITH_HDF5
+#include "detail/h5_guard.hpp"
 #include "ndbridge/h5.hpp"
 #endif
 #include "ndbridge/npy.hpp"
@@ -89,11 +91,11 @@ TEST_F(ConcurrencyTest, ThreadsReadNpyNpzAndH5AtOnce) {
     ndbridge::H5Writer writer(path("mixed.h5"));
     ndbridge::H5DatasetOptions gzip;
     gzip.chunks = Shape{100, 4};
-    gzip.compression = "gzip";
+    gzip.compression = ndbridge::H5Compression::Gzip;
     writer.write("a", members[0].view(), gzip);
     ndbridge::H5DatasetOptions lzf;
     lzf.chunks = Shape{64, 9};
-    lzf.compression = "lzf";
+    lzf.compression = ndbridge::H5Compression::Lzf;
     writer.write("g/b", members[1].view(), lzf);
     writer.write("f8", npys[1].view());
     writer.commit();
@@ -184,3 +186,58 @@ TEST_F(ConcurrencyTest, ThreadsReadNpyNpzAndH5AtOnce) {
   const int per_round = 12 + 3 + 3 + 1 + h5_reads;
   EXPECT_EQ(checks.load(), kThreads * (kRounds * per_round - (kRounds - 2)));
 }
+
+#if NDBRIDGE_WITH_HDF5
+// With a libhdf5 that is not thread-safe, ndbridge serialises its HDF5
+// calls: forced here (the libhdf5 of the test legs is thread-safe), a read
+// waits while another thread is inside libhdf5, and reads from many threads
+// at once are still exact.
+TEST_F(ConcurrencyTest, SerialisesHdf5WhenLibhdf5IsNotThreadSafe) {
+  EXPECT_EQ(ndbridge::hdf5_threadsafe(), ndbridge::detail::h5_library_threadsafe());
+  const Fixture f = make("a", "<i4", {500, 8}, 9);
+  {
+    ndbridge::H5Writer writer(path("s.h5"));
+    ndbridge::H5DatasetOptions gzip;
+    gzip.chunks = Shape{16, 8};
+    gzip.compression = ndbridge::H5Compression::Gzip;
+    writer.write("gz", f.view(), gzip);
+    writer.write("plain", f.view());
+    writer.commit();
+  }
+  const ndbridge::H5File file = ndbridge::H5File::open(path("s.h5"));
+  struct Reset {
+    ~Reset() { ndbridge::detail::h5_force_serialised_for_testing(false); }
+  } reset;
+  ndbridge::detail::h5_force_serialised_for_testing(true);
+  ASSERT_TRUE(ndbridge::detail::h5_serialised());
+
+  std::atomic<bool> done{false};
+  std::thread reader;
+  {
+    const ndbridge::detail::H5Guard inside;  // this thread is "in libhdf5"
+    reader = std::thread([&] {
+      (void)file.read_rows("gz", 0, 10);
+      done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    EXPECT_FALSE(done.load()) << "a read ran while another thread held the HDF5 lock";
+  }
+  reader.join();
+  EXPECT_TRUE(done.load());
+
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round) {
+        const auto start = static_cast<std::uint64_t>((t * 37 + round * 11) % 480);
+        if (bytes_of(file.read_rows(t % 2 ? "gz" : "plain", start, start + 20)) != rows_of(f, start, start + 20)) {
+          ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+#endif

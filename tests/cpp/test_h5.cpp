@@ -35,6 +35,10 @@ namespace {
 
 class H5Test : public ndbridge::testing::ScratchDirTest {};
 
+constexpr auto None = ndbridge::H5Compression::None;
+constexpr auto Gzip = ndbridge::H5Compression::Gzip;
+constexpr auto Lzf = ndbridge::H5Compression::Lzf;
+
 std::uint64_t count(const Shape& shape) {
   std::uint64_t n = 1;
   for (auto d : shape) n *= d;
@@ -75,11 +79,11 @@ void expect_array(const Array& a, const DType& dtype, const Shape& shape, const 
   EXPECT_TRUE(bytes_of(a) == bytes) << "element bytes differ for " << dtype.descr();
 }
 
-H5DatasetOptions chunked(Shape chunks, std::string compression = "", bool shuffle = false,
-                         bool fletcher32 = false, int level = 4) {
+H5DatasetOptions chunked(Shape chunks, ndbridge::H5Compression compression = ndbridge::H5Compression::None,
+                         bool shuffle = false, bool fletcher32 = false, int level = 4) {
   H5DatasetOptions o;
   o.chunks = std::move(chunks);
-  o.compression = std::move(compression);
+  o.compression = compression;
   o.shuffle = shuffle;
   o.fletcher32 = fletcher32;
   o.gzip_level = level;
@@ -106,11 +110,11 @@ TEST_F(H5Test, EveryDtypeRoundTripsInEveryStorage) {
   const std::vector<std::pair<std::string, H5DatasetOptions>> storages = {
       {"contiguous", {}},
       {"chunked", chunked({8, 5})},
-      {"gzip", chunked({8, 5}, "gzip", false, false, 6)},
-      {"shuffle_gzip", chunked({10, 2}, "gzip", true)},
-      {"lzf", chunked({8, 5}, "lzf")},
-      {"shuffle_lzf_fletcher32", chunked({16, 3}, "lzf", true, true)},
-      {"fletcher32", chunked({37, 5}, "", false, true)},
+      {"gzip", chunked({8, 5}, Gzip, false, false, 6)},
+      {"shuffle_gzip", chunked({10, 2}, Gzip, true)},
+      {"lzf", chunked({8, 5}, Lzf)},
+      {"shuffle_lzf_fletcher32", chunked({16, 3}, Lzf, true, true)},
+      {"fletcher32", chunked({37, 5}, None, false, true)},
   };
   std::map<std::string, std::vector<std::byte>> data;
   {
@@ -141,7 +145,7 @@ TEST_F(H5Test, EveryDtypeRoundTripsInEveryStorage) {
       EXPECT_EQ(info.chunks, options.chunks);
       std::vector<std::string> filters;
       if (options.shuffle) filters.push_back("shuffle");
-      if (!options.compression.empty()) filters.push_back(options.compression);
+      if (options.compression != None) filters.push_back(ndbridge::h5_compression_name(options.compression));
       if (options.fletcher32) filters.push_back("fletcher32");
       EXPECT_EQ(info.filters, filters);
     }
@@ -155,10 +159,10 @@ TEST_F(H5Test, CompressionReallyShrinksCompressibleData) {
   const std::uint64_t raw = data.size();
   for (const auto& [name, options] :
        std::vector<std::pair<std::string, H5DatasetOptions>>{
-           {"gzip1", chunked({1000, 8}, "gzip", false, false, 1)},
-           {"gzip9", chunked({1000, 8}, "gzip", true, false, 9)},
-           {"lzf", chunked({1000, 8}, "lzf")},
-           {"shuffle_lzf", chunked({1000, 8}, "lzf", true, true)},
+           {"gzip1", chunked({1000, 8}, Gzip, false, false, 1)},
+           {"gzip9", chunked({1000, 8}, Gzip, true, false, 9)},
+           {"lzf", chunked({1000, 8}, Lzf)},
+           {"shuffle_lzf", chunked({1000, 8}, Lzf, true, true)},
        }) {
     SCOPED_TRACE(name);
     const fs::path p = path(name + ".h5");
@@ -178,7 +182,7 @@ TEST_F(H5Test, GzipLevels) {
   H5Writer writer(path("levels.h5"));
   for (int level = 0; level <= 9; ++level) {
     writer.write("l" + std::to_string(level), ArrayView::contiguous(data.data(), dtype, {4096}),
-                 chunked({1024}, "gzip", false, false, level));
+                 chunked({1024}, Gzip, false, false, level));
   }
   writer.commit();
   const H5File file = H5File::open(path("levels.h5"));
@@ -196,7 +200,7 @@ TEST_F(H5Test, TextRoundTripsAsVariableLengthUtf8) {
                                             {texts.size()}));
     writer.write("t_lzf", ArrayView::contiguous(cells.data(), DType(Kind::Unicode, 32, ndbridge::native_byte_order()),
                                                 {texts.size()}),
-                 chunked({2}, "lzf"));
+                 chunked({2}, Lzf));
     const char32_t one[3] = {U'x', U'y', U'z'};
     writer.write("scalar", ArrayView::contiguous(one, DType(Kind::Unicode, 12, ndbridge::native_byte_order()), {}));
     writer.commit();
@@ -223,6 +227,24 @@ TEST_F(H5Test, TextRoundTripsAsVariableLengthUtf8) {
   const std::vector<char32_t> middle = ucs4({texts[2], texts[3]}, 6);
   EXPECT_EQ(rows.dtype().descr(), "<U6");
   EXPECT_EQ(std::memcmp(rows.bytes(), middle.data(), middle.size() * 4), 0);
+  // As std::strings, UTF-8 encoded.
+  EXPECT_EQ(ndbridge::to_strings(file.read("t")),
+            (std::vector<std::string>{"", "a", "h\xc3\xa9llo", "\xe2\x98\x83 snow", "\xf0\x9f\x98\x80"}));
+}
+
+TEST_F(H5Test, ContainsNamesThatOpen) {
+  const std::int32_t one = 1;
+  {
+    H5Writer writer(path("tree.h5"));
+    writer.write("a", ArrayView::contiguous(&one, DType::of<std::int32_t>(), {}));
+    writer.write("g/b", ArrayView::contiguous(&one, DType::of<std::int32_t>(), {}));
+    writer.commit();
+  }
+  const H5File file = H5File::open(path("tree.h5"));
+  for (const char* name : {"/", "a", "/a", "g", "/g/", "g/b", "/g/b"}) EXPECT_TRUE(file.contains(name)) << name;
+  for (const char* name : {"missing", "/g/missing", "a/b", "/missing/b", "g/b/c"}) {
+    EXPECT_FALSE(file.contains(name)) << name;
+  }
 }
 
 TEST_F(H5Test, ScalarsAndEmptyShapes) {
@@ -269,12 +291,12 @@ TEST_F(H5Test, WritesCFortranAndStridedViewsInCOrder) {
   {
     H5Writer writer(path("views.h5"));
     writer.write("c", ArrayView::contiguous(c_order.data(), dtype, {3, 4}));
-    writer.write("f", ArrayView::contiguous(f_order.data(), dtype, {3, 4}, true));
+    writer.write("f", ArrayView::contiguous(f_order.data(), dtype, {3, 4}, ndbridge::MemoryOrder::Fortran));
     writer.write("strided", ArrayView(big.data(), dtype, {3, 4}, {2 * 8 * 4, 2 * 4}));
     writer.write("reversed", ArrayView(reversed.data() + 8, dtype, {3, 4}, {-16, 4}));
-    writer.write("f_lzf", ArrayView::contiguous(f_order.data(), dtype, {3, 4}, true), chunked({2, 3}, "lzf"));
+    writer.write("f_lzf", ArrayView::contiguous(f_order.data(), dtype, {3, 4}, ndbridge::MemoryOrder::Fortran), chunked({2, 3}, Lzf));
     writer.write("strided_gzip", ArrayView(big.data(), dtype, {3, 4}, {2 * 8 * 4, 2 * 4}),
-                 chunked({1, 4}, "gzip", true));
+                 chunked({1, 4}, Gzip, true));
     writer.commit();
   }
   const H5File file = H5File::open(path("views.h5"));
@@ -349,10 +371,10 @@ TEST_F(H5Test, ListAndInfo) {
   {
     H5Writer writer(path("tree.h5"));
     writer.write("b/deep/x", ArrayView::contiguous(data.data(), DType::from_descr("<u4"), {100, 6}),
-                 chunked({25, 3}, "gzip", true, true));
+                 chunked({25, 3}, Gzip, true, true));
     writer.write("a", ArrayView::contiguous(data.data(), DType::from_descr("|b1"), {7}));
     writer.write("b/y", ArrayView::contiguous(data.data(), DType::from_descr(">c16"), {2, 3}),
-                 chunked({1, 3}, "lzf"));
+                 chunked({1, 3}, Lzf));
     writer.set_attribute("b", "note", std::string("hello"));
     writer.set_attribute("/", "v", std::string("1"));
     writer.commit();
@@ -401,8 +423,8 @@ TEST_F(H5Test, ReadRowsAcrossChunks) {
     H5Writer writer(path("rows.h5"));
     writer.write("contiguous", ArrayView::contiguous(data.data(), dtype, shape));
     writer.write("chunked", ArrayView::contiguous(data.data(), dtype, shape), chunked({10, 3}));
-    writer.write("lzf", ArrayView::contiguous(data.data(), dtype, shape), chunked({7, 2}, "lzf"));
-    writer.write("gzip", ArrayView::contiguous(data.data(), dtype, shape), chunked({13, 3}, "gzip", true));
+    writer.write("lzf", ArrayView::contiguous(data.data(), dtype, shape), chunked({7, 2}, Lzf));
+    writer.write("gzip", ArrayView::contiguous(data.data(), dtype, shape), chunked({13, 3}, Gzip, true));
     writer.commit();
   }
   const H5File file = H5File::open(path("rows.h5"));
@@ -460,7 +482,7 @@ TEST_F(H5Test, ReadRowsIntoCallerMemory) {
   {
     H5Writer writer(path("into.h5"));
     writer.write("contiguous", ArrayView::contiguous(data.data(), dtype, shape));
-    writer.write("gzip", ArrayView::contiguous(data.data(), dtype, shape), chunked({13, 3}, "gzip", true));
+    writer.write("gzip", ArrayView::contiguous(data.data(), dtype, shape), chunked({13, 3}, Gzip, true));
     const std::vector<std::u32string> texts{U"a", U"bc"};
     const std::vector<char32_t> cells = ucs4(texts, 2);
     writer.write("text", ArrayView::contiguous(cells.data(), DType::from_descr("<U2"), {2}));
@@ -511,7 +533,7 @@ TEST_F(H5Test, AppendKeepsExistingDatasets) {
     writer.commit();
   }
   {
-    H5Writer writer(path("grow.h5"), true);
+    H5Writer writer(path("grow.h5"), ndbridge::H5WriteMode::Append);
     EXPECT_THROW(writer.write("g/first", ArrayView::contiguous(first, DType::of<std::int32_t>(), {3})),
                  ndbridge::UsageError);
     writer.write("g/second", ArrayView::contiguous(second, DType::of<double>(), {2}));
@@ -544,12 +566,11 @@ TEST_F(H5Test, WriterRefusesBadRequests) {
   EXPECT_THROW(writer.write("c1", matrix, chunked({4, 4})), ndbridge::UsageError);
   EXPECT_THROW(writer.write("c2", matrix, chunked({3})), ndbridge::UsageError);
   EXPECT_THROW(writer.write("c3", matrix, chunked({1, 1, 1})), ndbridge::UsageError);
-  EXPECT_THROW(writer.write("z", matrix, chunked({1, 4}, "zstd")), ndbridge::UsageError);
-  EXPECT_THROW(writer.write("l", matrix, chunked({1, 4}, "gzip", false, false, 10)), ndbridge::UsageError);
-  EXPECT_THROW(writer.write("l", matrix, chunked({1, 4}, "gzip", false, false, -1)), ndbridge::UsageError);
+  EXPECT_THROW(writer.write("l", matrix, chunked({1, 4}, Gzip, false, false, 10)), ndbridge::UsageError);
+  EXPECT_THROW(writer.write("l", matrix, chunked({1, 4}, Gzip, false, false, -1)), ndbridge::UsageError);
   const ArrayView zero_d = ArrayView::contiguous(&scalar, DType::of<double>(), {});
   H5DatasetOptions gzip;
-  gzip.compression = "gzip";
+  gzip.compression = Gzip;
   EXPECT_THROW(writer.write("s1", zero_d, gzip), ndbridge::UsageError);
   H5DatasetOptions shuffle;
   shuffle.shuffle = true;
@@ -567,11 +588,96 @@ TEST_F(H5Test, WriterRefusesBadRequests) {
   EXPECT_EQ(paths, (std::vector<std::string>{"/", "/g", "/g/leaf", "/taken"}));
 }
 
+TEST_F(H5Test, WriteModes) {
+  const std::int32_t data[4] = {1, 2, 3, 4};
+  const ArrayView x = ArrayView::contiguous(data, DType::of<std::int32_t>(), {4});
+  {
+    H5Writer writer(path("m.h5"), ndbridge::H5WriteMode::Create);
+    writer.write("x", x);
+    writer.commit();
+  }
+  // Create refuses a file that is there, when starting...
+  try {
+    H5Writer writer(path("m.h5"), ndbridge::H5WriteMode::Create);
+    ADD_FAILURE() << "create over an existing file did not throw";
+  } catch (const ndbridge::FileError& e) {
+    EXPECT_EQ(e.errno_value(), EEXIST);
+    EXPECT_NE(std::string(e.what()).find("m.h5"), std::string::npos) << e.what();
+  }
+  // ...and when one appeared while writing, which is left as it is.
+  {
+    H5Writer writer(path("late.h5"), ndbridge::H5WriteMode::Create);
+    writer.write("x", x);
+    std::ofstream(path("late.h5")) << "someone else's";
+    EXPECT_THROW(writer.commit(), ndbridge::FileError);
+  }
+  EXPECT_EQ(fs::file_size(path("late.h5")), 14u);
+  EXPECT_EQ(files(), (std::vector<std::string>{"late.h5", "m.h5"}));
+  // Overwrite (the default) replaces; Append adds.
+  {
+    H5Writer writer(path("m.h5"), ndbridge::H5WriteMode::Append);
+    writer.write("y", x);
+    writer.commit();
+  }
+  EXPECT_TRUE(H5File::open(path("m.h5")).contains("x"));
+  EXPECT_TRUE(H5File::open(path("m.h5")).contains("y"));
+  {
+    H5Writer writer(path("m.h5"));
+    writer.write("z", x);
+    writer.commit();
+  }
+  const H5File replaced = H5File::open(path("m.h5"));
+  EXPECT_FALSE(replaced.contains("x"));
+  EXPECT_TRUE(replaced.contains("z"));
+}
+
+// Code written against the string and bool spellings still compiles and
+// does what it did (with deprecation warnings, silenced here).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+TEST_F(H5Test, DeprecatedSpellingsStillWork) {
+  const std::int32_t data[4] = {1, 2, 3, 4};
+  const ArrayView x = ArrayView::contiguous(data, DType::of<std::int32_t>(), {4});
+  {
+    H5Writer writer(path("old.h5"), false);
+    H5DatasetOptions options;
+    options.compression = "gzip";
+    EXPECT_EQ(options.compression, Gzip);
+    writer.write("gz", x, options);
+    options.compression = std::string("lzf");
+    EXPECT_EQ(options.compression, Lzf);
+    options.compression = "";
+    EXPECT_EQ(options.compression, None);
+    options.compression = "zstd";
+    try {
+      writer.write("z", x, options);
+      ADD_FAILURE() << "unknown compression did not throw";
+    } catch (const ndbridge::UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("zstd"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("old.h5"), std::string::npos) << e.what();
+    }
+    writer.commit();
+  }
+  {
+    H5Writer writer(path("old.h5"), true);
+    writer.write("more", x);
+    writer.commit();
+  }
+  const H5File file = H5File::open(path("old.h5"));
+  EXPECT_EQ(file.info("gz").filters, std::vector<std::string>{"gzip"});
+  EXPECT_TRUE(file.contains("more"));
+  EXPECT_FALSE(file.contains("z"));
+  EXPECT_EQ(ndbridge::h5_compression("gzip"), Gzip);
+  EXPECT_EQ(ndbridge::h5_compression("none"), None);
+  EXPECT_THROW(ndbridge::h5_compression("zstd"), ndbridge::UsageError);
+}
+#pragma GCC diagnostic pop
+
 TEST_F(H5Test, WriterWithoutCommitLeavesNothing) {
   const std::int32_t data[4] = {1, 2, 3, 4};
   {
     H5Writer writer(path("never.h5"));
-    writer.write("x", ArrayView::contiguous(data, DType::of<std::int32_t>(), {4}), chunked({2}, "lzf"));
+    writer.write("x", ArrayView::contiguous(data, DType::of<std::int32_t>(), {4}), chunked({2}, Lzf));
     EXPECT_FALSE(fs::exists(path("never.h5")));
   }
   EXPECT_TRUE(files().empty());
@@ -582,7 +688,7 @@ TEST_F(H5Test, WriterWithoutCommitLeavesNothing) {
   }
   const auto before = fs::file_size(path("kept.h5"));
   {
-    H5Writer writer(path("kept.h5"), true);
+    H5Writer writer(path("kept.h5"), ndbridge::H5WriteMode::Append);
     writer.write("y", ArrayView::contiguous(data, DType::of<std::int32_t>(), {4}));
   }
   EXPECT_EQ(files(), std::vector<std::string>{"kept.h5"});
@@ -626,8 +732,8 @@ TEST_F(H5Test, ReaderErrors) {
 
   try {
     (void)H5File::open(path("missing.h5"));
-    ADD_FAILURE() << "no IOError";
-  } catch (const ndbridge::IOError& e) {
+    ADD_FAILURE() << "no FileError";
+  } catch (const ndbridge::FileError& e) {
     EXPECT_EQ(e.errno_value(), ENOENT);
     EXPECT_NE(std::string(e.what()).find("missing.h5"), std::string::npos) << e.what();
   }
@@ -680,9 +786,9 @@ TEST_F(H5Test, ConcurrentReadsFromManyThreads) {
   };
   std::vector<Fixture> fixtures = {
       {"chunked.h5", "x", DType::from_descr("<i4"), {3000, 16}, chunked({64, 16})},
-      {"lzf.h5", "deep/y", DType::from_descr(">f8"), {2000, 10}, chunked({100, 5}, "lzf", true)},
-      {"gzip.h5", "z", DType::from_descr("<c8"), {1500, 4}, chunked({50, 4}, "gzip", true, true)},
-      {"text.h5", "t", DType(Kind::Unicode, 12, ndbridge::native_byte_order()), {300}, chunked({40}, "gzip")},
+      {"lzf.h5", "deep/y", DType::from_descr(">f8"), {2000, 10}, chunked({100, 5}, Lzf, true)},
+      {"gzip.h5", "z", DType::from_descr("<c8"), {1500, 4}, chunked({50, 4}, Gzip, true, true)},
+      {"text.h5", "t", DType(Kind::Unicode, 12, ndbridge::native_byte_order()), {300}, chunked({40}, Gzip)},
   };
   for (auto& f : fixtures) {
     if (f.dtype.kind() == Kind::Unicode) {
@@ -771,8 +877,8 @@ TEST_F(H5Test, ConcurrentWritersOnDifferentFiles) {
           fs::remove(p);
           {
             H5Writer writer(p);
-            writer.write("lzf", ArrayView::contiguous(data.data(), dtype, {4000}), chunked({500}, "lzf"));
-            writer.write("gzip", ArrayView::contiguous(data.data(), dtype, {40, 100}), chunked({7, 100}, "gzip", true));
+            writer.write("lzf", ArrayView::contiguous(data.data(), dtype, {4000}), chunked({500}, Lzf));
+            writer.write("gzip", ArrayView::contiguous(data.data(), dtype, {40, 100}), chunked({7, 100}, Gzip, true));
             writer.set_attribute("lzf", "round", std::to_string(round));
             writer.commit();
           }

@@ -168,7 +168,7 @@ TEST_F(H5VirtualTest, MissingShardIsAnErrorNamingIt) {
   try {
     file.read_rows("x", 0, 2);  // even rows that live in another shard
     FAIL() << "read a master with a missing shard";
-  } catch (const ndbridge::IOError& e) {
+  } catch (const ndbridge::FileError& e) {
     EXPECT_EQ(e.errno_value(), ENOENT);
     const std::string message = e.what();
     EXPECT_NE(message.find("m.h5"), std::string::npos) << message;
@@ -219,5 +219,5 @@ TEST_F(H5VirtualTest, EnvironmentPrefixComesFirstAsInHdf5) {
   EXPECT_NO_THROW(whole = elements(H5File::open(path("m.h5")).read("x")));
   ::unsetenv("HDF5_VDS_PREFIX");
   EXPECT_EQ(whole, rows(0, total()));
-  EXPECT_THROW(H5File::open(path("m.h5")).read("x"), ndbridge::IOError);
+  EXPECT_THROW(H5File::open(path("m.h5")).read("x"), ndbridge::FileError);
 }

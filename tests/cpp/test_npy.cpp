@@ -63,7 +63,7 @@ TEST_F(NpyTest, RoundTripsCAndFortranOrder) {
   const auto values = iota(24);
   for (const bool fortran : {false, true}) {
     const auto p = path(fortran ? "f.npy" : "c.npy");
-    ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {2, 3, 4}, fortran));
+    ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {2, 3, 4}, fortran ? ndbridge::MemoryOrder::Fortran : ndbridge::MemoryOrder::C));
     const Array a = ndbridge::read_npy(p);
     EXPECT_EQ(a.fortran_order(), fortran);
     EXPECT_EQ(a.shape(), (ndbridge::Shape{2, 3, 4}));
@@ -73,6 +73,29 @@ TEST_F(NpyTest, RoundTripsCAndFortranOrder) {
     EXPECT_EQ(std::memcmp(m.bytes(), values.data(), 96), 0);
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(m.bytes()) % 64, 0u);
   }
+}
+
+// A memory map is read through data<T>() like any array (reading needs no
+// write access, even on a non-const Array); writing says why it cannot.
+TEST_F(NpyTest, MappedArraysReadTypedAndRefuseWrites) {
+  const auto values = iota(6);
+  const auto p = path("mapped.npy");
+  ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {2, 3}));
+  Array m = ndbridge::map_npy(p);
+  const std::int32_t* read = m.data<std::int32_t>();
+  EXPECT_EQ(std::vector<std::int32_t>(read, read + 6), values);
+  try {
+    m.mutable_data<std::int32_t>();
+    FAIL() << "mutable_data on a memory map did not throw";
+  } catch (const ndbridge::UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("memory map"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(m.mutable_bytes(), ndbridge::UsageError);
+  // A type mismatch is reported before writability.
+  EXPECT_THROW(m.mutable_data<float>(), ndbridge::UsageError);
+  Array copy = ndbridge::read_npy(p);
+  copy.mutable_data<std::int32_t>()[0] = 7;
+  EXPECT_EQ(copy.data<std::int32_t>()[0], 7);
 }
 
 TEST_F(NpyTest, WritesStridedDataInCOrder) {
@@ -90,7 +113,7 @@ TEST_F(NpyTest, ReadsRowRanges) {
   const auto values = iota(40);
   for (const bool fortran : {false, true}) {
     const auto p = path("rows.npy");
-    ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {10, 4}, fortran));
+    ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {10, 4}, fortran ? ndbridge::MemoryOrder::Fortran : ndbridge::MemoryOrder::C));
     const Array r = ndbridge::read_npy_rows(p, 3, 7);
     EXPECT_EQ(r.shape(), (ndbridge::Shape{4, 4}));
     EXPECT_EQ(r.fortran_order(), fortran);
@@ -127,7 +150,7 @@ TEST_F(NpyTest, FailedWriteLeavesNothingBehind) {
   const auto values = iota(4);
   EXPECT_THROW(ndbridge::write_npy(path("missing-dir") / "x.npy",
                                    ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {4})),
-               ndbridge::IOError);
+               ndbridge::FileError);
   EXPECT_TRUE(fs::is_empty(dir_));
   ndbridge::write_npy(path("ok.npy"), ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {4}));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 1);
@@ -138,10 +161,12 @@ TEST_F(NpyTest, ErrorsNameTheFile) {
   try {
     ndbridge::read_npy(missing);
     FAIL();
-  } catch (const ndbridge::IOError& e) {
+  } catch (const ndbridge::FileError& e) {
     EXPECT_EQ(e.errno_value(), ENOENT);
     EXPECT_NE(std::string(e.what()).find("nope.npy"), std::string::npos);
   }
+  // The former name still catches it.
+  EXPECT_THROW(ndbridge::read_npy(missing), ndbridge::IOError);
   const auto values = iota(100);
   const auto p = path("short.npy");
   ndbridge::write_npy(p, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {100}));
@@ -195,7 +220,7 @@ TEST_F(NpyTest, MapRowsMapsJustThoseRows) {
   EXPECT_THROW(ndbridge::map_npy_rows(p, 2, 3001), ndbridge::UsageError);
   // Fortran order: the rows are not contiguous in the file; they are read.
   const fs::path f = path("fortran.npy");
-  ndbridge::write_npy(f, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {3000, 7}, true));
+  ndbridge::write_npy(f, ArrayView::contiguous(values.data(), DType::of<std::int32_t>(), {3000, 7}, ndbridge::MemoryOrder::Fortran));
   const Array fortran = ndbridge::map_npy_rows(f, 10, 12);
   EXPECT_TRUE(fortran.fortran_order());
   EXPECT_EQ(fortran.data<std::int32_t>()[0], 10);

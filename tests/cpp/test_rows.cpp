@@ -206,12 +206,12 @@ TEST_F(RowsTest, H5InEveryStorage) {
   ndbridge::H5Writer writer(path("x.h5"));
   writer.write("contiguous", data.view());
   const std::vector<std::pair<std::string, ndbridge::H5DatasetOptions>> storages = {
-      {"chunked", {Shape{8, 6, 5}, "", 4, false, false}},
-      {"gzip", {Shape{8, 6, 5}, "gzip", 4, false, false}},
-      {"gzip_shuffle_tiles", {Shape{5, 4, 2}, "gzip", 4, true, false}},
-      {"lzf", {Shape{1, 6, 5}, "lzf", 4, false, false}},
-      {"lzf_shuffle", {Shape{16, 3, 5}, "lzf", 4, true, false}},
-      {"gzip_fletcher32", {Shape{8, 6, 5}, "gzip", 4, false, true}},
+      {"chunked", {Shape{8, 6, 5}, ndbridge::H5Compression::None, 4, false, false}},
+      {"gzip", {Shape{8, 6, 5}, ndbridge::H5Compression::Gzip, 4, false, false}},
+      {"gzip_shuffle_tiles", {Shape{5, 4, 2}, ndbridge::H5Compression::Gzip, 4, true, false}},
+      {"lzf", {Shape{1, 6, 5}, ndbridge::H5Compression::Lzf, 4, false, false}},
+      {"lzf_shuffle", {Shape{16, 3, 5}, ndbridge::H5Compression::Lzf, 4, true, false}},
+      {"gzip_fletcher32", {Shape{8, 6, 5}, ndbridge::H5Compression::Gzip, 4, false, true}},
   };
   for (const auto& [name, options] : storages) writer.write(name, data.view(), options);
   const std::vector<std::string> texts = {"a", "bb", "ccc", "dddd", "é"};
@@ -251,8 +251,8 @@ TEST_F(RowsTest, H5InEveryStorage) {
 TEST_F(RowsTest, ThreadsReadCompressedChunksAtOnce) {
   const Data data("<u8", {512, 64}, true);
   ndbridge::H5Writer writer(path("x.h5"));
-  writer.write("gzip", data.view(), {Shape{4, 64}, "gzip", 6, true, false});
-  writer.write("lzf", data.view(), {Shape{4, 64}, "lzf", 4, false, false});
+  writer.write("gzip", data.view(), {Shape{4, 64}, ndbridge::H5Compression::Gzip, 6, true, false});
+  writer.write("lzf", data.view(), {Shape{4, 64}, ndbridge::H5Compression::Lzf, 4, false, false});
   writer.commit();
   const ndbridge::H5File shared = ndbridge::H5File::open(path("x.h5"));
   std::atomic<int> wrong{0};
@@ -281,7 +281,7 @@ TEST_F(RowsTest, ForkWhileAnotherThreadReads) {
   // its lock free: it reads the inherited file and a fresh one.
   const Data data("<u2", {256, 128}, true);
   ndbridge::H5Writer writer(path("x.h5"));
-  writer.write("gzip", data.view(), {Shape{2, 128}, "gzip", 9, false, false});
+  writer.write("gzip", data.view(), {Shape{2, 128}, ndbridge::H5Compression::Gzip, 9, false, false});
   writer.commit();
   const ndbridge::H5File file = ndbridge::H5File::open(path("x.h5"));
   std::atomic<bool> stop{false};

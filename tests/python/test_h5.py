@@ -883,7 +883,7 @@ def test_listing_of_a_cpp_written_file(tmp_path: Path) -> None:
         fletcher32=True,
         attrs={"unit": "s", "n": 3},
     )
-    cpp.write_h5(path, "b", np.arange(4, dtype="<i2"))
+    cpp.write_h5(path, "b", np.arange(4, dtype="<i2"), mode="append")
     expected = h5py_listing(path)
     actual = cpp.list_h5(path)
     assert [e["path"] for e in actual] == ["/", "/a", "/a/x", "/b"]
@@ -896,6 +896,25 @@ def test_listing_of_a_cpp_written_file(tmp_path: Path) -> None:
 # --- files: append, format version, failed writes ---------------------------
 
 
+def test_write_modes(tmp_path: Path) -> None:
+    path = tmp_path / "m.h5"
+    cpp.write_h5(path, "x", np.arange(3))  # "create": the file is new
+    with pytest.raises(FileExistsError, match=r"m\.h5.*already exists") as info:
+        cpp.write_h5(path, "y", np.arange(3))
+    assert isinstance(info.value, ndbridge.FileError)
+    cpp.write_h5(path, "y", np.arange(4), mode="append")
+    assert [o["path"] for o in cpp.list_h5(path)] == ["/", "/x", "/y"]
+    cpp.write_h5(path, "z", np.arange(5), mode="overwrite")
+    assert [o["path"] for o in cpp.list_h5(path)] == ["/", "/z"]
+    cpp.write_h5(tmp_path / "new.h5", "a", np.arange(2), mode="append")  # append creates
+    assert cpp.read_h5(tmp_path / "new.h5", "a").tolist() == [0, 1]
+    with pytest.raises(ndbridge.UsageError, match="unknown mode 'replace'"):
+        cpp.write_h5(path, "w", np.arange(2), mode="replace")  # type: ignore[arg-type]
+    with pytest.raises(ndbridge.UsageError, match=r"m\.h5.*unknown compression 'zstd'"):
+        cpp.write_h5(path, "w", np.arange(2), mode="overwrite", compression="zstd")
+    assert sorted(os.listdir(tmp_path)) == ["m.h5", "new.h5"]
+
+
 def test_write_appends_to_an_h5py_file(tmp_path: Path) -> None:
     path = tmp_path / "shared.h5"
     first = compressible(np.dtype("|b1"), (40,), seed=1)
@@ -904,8 +923,8 @@ def test_write_appends_to_an_h5py_file(tmp_path: Path) -> None:
         f["first"] = first
         f["g/second"] = second
         f["g"].attrs["kept"] = "yes"
-    cpp.write_h5(path, "third", np.arange(5, dtype=">i8"))
-    cpp.write_h5(path, "g/fourth", np.array(["x", "yz"]))
+    cpp.write_h5(path, "third", np.arange(5, dtype=">i8"), mode="append")
+    cpp.write_h5(path, "g/fourth", np.array(["x", "yz"]), mode="append")
     assert sorted(os.listdir(tmp_path)) == ["shared.h5"]
     with h5py.File(path, "r") as f:
         assert_same(np.asarray(f["first"][()]), first)
@@ -920,10 +939,10 @@ def test_write_appends_to_an_h5py_file(tmp_path: Path) -> None:
 def test_write_refuses_an_existing_name(tmp_path: Path, name: str) -> None:
     path = tmp_path / "taken.h5"
     cpp.write_h5(path, "x", np.arange(3))
-    cpp.write_h5(path, "g/y", np.arange(3))
+    cpp.write_h5(path, "g/y", np.arange(3), mode="append")
     before = path.read_bytes()
     with pytest.raises(ndbridge.UsageError, match=r"taken\.h5"):
-        cpp.write_h5(path, name, np.arange(4))
+        cpp.write_h5(path, name, np.arange(4), mode="append")
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["taken.h5"]
 
@@ -933,7 +952,8 @@ def test_written_file_uses_the_earliest_format(tmp_path: Path) -> None:
     the types (bool, complex) newer formats store differently."""
     path = tmp_path / "old.h5"
     cpp.write_h5(path, "b", np.array([True, False]))
-    cpp.write_h5(path, "c", np.array([1 + 2j], dtype=">c8"), chunks=(1,), compression="gzip")
+    complex_ = np.array([1 + 2j], dtype=">c8")
+    cpp.write_h5(path, "c", complex_, chunks=(1,), compression="gzip", mode="append")
     with h5py.File(path, "r") as f:
         superblock, _, _, _ = f.id.get_create_plist().get_version()
         assert superblock == 0
@@ -991,7 +1011,7 @@ def test_failed_append_keeps_the_file(
     cpp.write_h5(path, "keep", np.arange(3))
     before = path.read_bytes()
     with pytest.raises(error, match=r"old\.h5"):
-        cpp.write_h5(path, "x", data, **options)
+        cpp.write_h5(path, "x", data, **options, mode="append")
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["old.h5"]
 
@@ -1002,7 +1022,7 @@ def test_append_to_a_non_hdf5_file(tmp_path: Path) -> None:
     path = tmp_path / "notes.h5"
     path.write_text("not HDF5 at all\n")
     with pytest.raises(ndbridge.FormatError, match=r"notes\.h5"):
-        cpp.write_h5(path, "x", np.arange(3))
+        cpp.write_h5(path, "x", np.arange(3), mode="append")
     assert path.read_text() == "not HDF5 at all\n"
     assert os.listdir(tmp_path) == ["notes.h5"]
 

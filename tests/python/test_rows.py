@@ -140,6 +140,37 @@ def test_rows_read_into_out(tmp_path: Path) -> None:
             read(rows=[0, 1, 2], out=readonly)
 
 
+def test_out_gets_native_values_from_big_endian_files(tmp_path: Path) -> None:
+    # Written big-endian by numpy and h5py; out= in either byte order gets
+    # the same values, converted, and another element type is refused.
+    array = (np.arange(60, dtype=np.float64) * 0.25 - 3.5).reshape(12, 5)
+    big = array.astype(">f4")
+    np.save(tmp_path / "a.npy", big)
+    np.savez(tmp_path / "a.npz", a=big)
+    np.savez_compressed(tmp_path / "c.npz", a=big)
+    with h5py.File(tmp_path / "a.h5", "w") as f:
+        f.create_dataset("a", data=big)
+        f.create_dataset("c", data=big, chunks=(5, 5), compression="gzip")
+    readers: dict[str, Callable[..., np.ndarray]] = {
+        "npy": cpp.NpyReader(tmp_path / "a.npy").read,
+        "npy mmap": cpp.NpyReader(tmp_path / "a.npy", mmap=True).read,
+        "npz": lambda **kw: cpp.NpzReader(tmp_path / "a.npz").read("a", **kw),
+        "npz deflated": lambda **kw: cpp.NpzReader(tmp_path / "c.npz").read("a", **kw),
+        "h5": lambda **kw: cpp.H5File(tmp_path / "a.h5").read("a", **kw),
+        "h5 gzip": lambda **kw: cpp.H5File(tmp_path / "a.h5").read("c", **kw),
+    }
+    for name, read in readers.items():
+        assert read().dtype == np.dtype(">f4"), name
+        for order in "<>":
+            out = np.full((3, 5), -1, dtype=f"{order}f4")
+            assert read(rows=[11, 0, -1], out=out) is out, name
+            assert np.array_equal(out, array[[11, 0, 11]]), (name, order)
+            assert np.array_equal(read(rows=(2, 5), out=out), array[2:5]), (name, order)
+        with pytest.raises(ndbridge.UsageError, match="out must be a >f4 array") as info:
+            read(rows=[0, 1, 2], out=np.empty((3, 5), dtype="<i4"))
+        assert "a." in str(info.value) or "c.npz" in str(info.value), name
+
+
 @pytest.mark.parametrize(
     ("rows", "says"),
     [

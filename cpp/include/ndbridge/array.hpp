@@ -20,6 +20,12 @@ using Shape = std::vector<std::uint64_t>;
 std::uint64_t checked_element_count(const Shape& shape, std::size_t itemsize,
                                     const std::string& what);
 
+/// How the elements of a densely packed array lie in memory.
+enum class MemoryOrder {
+  C,        ///< row-major: the last index varies fastest (numpy's default)
+  Fortran,  ///< column-major: the first index varies fastest
+};
+
 /// A non-owning, read-only view of elements anywhere in memory, described by
 /// numpy's terms: dtype, shape and byte strides (which may be negative or
 /// zero). Writers take views so they can write strided data without a copy.
@@ -30,7 +36,10 @@ class ArrayView {
 
   /// A view of densely packed elements in C (row-major) or Fortran order.
   static ArrayView contiguous(const void* data, DType dtype, Shape shape,
-                              bool fortran_order = false);
+                              MemoryOrder order = MemoryOrder::C);
+  /// Deprecated: `fortran_order` true is MemoryOrder::Fortran.
+  [[deprecated("pass MemoryOrder::Fortran or MemoryOrder::C")]]
+  static ArrayView contiguous(const void* data, DType dtype, Shape shape, bool fortran_order);
 
   /// The first element (the one at index 0, ..., 0).
   const std::byte* data() const noexcept { return data_; }
@@ -64,11 +73,19 @@ class ArrayView {
 /// explicit. Elements keep the byte order they were stored with; call
 /// `to_native_byte_order()` before using them as C++ values if `dtype()` says
 /// they are not native.
+///
+/// Thread safety: as for a standard container, const members (data<T>(),
+/// bytes(), view(), rows()...) may be called from several threads at once;
+/// anything that writes (mutable_data<T>(), to_native_byte_order(), moving)
+/// needs the array to itself.
 class Array {
  public:
   /// Allocates an array whose elements are left uninitialized (not zeroed:
   /// the reader overwrites every byte, so zero-filling would be wasted work).
-  static Array uninitialized(DType dtype, Shape shape, bool fortran_order = false);
+  static Array uninitialized(DType dtype, Shape shape, MemoryOrder order = MemoryOrder::C);
+  /// Deprecated: `fortran_order` true is MemoryOrder::Fortran.
+  [[deprecated("pass MemoryOrder::Fortran or MemoryOrder::C")]]
+  static Array uninitialized(DType dtype, Shape shape, bool fortran_order);
 
   /// Takes over memory owned by `storage` (kept alive as long as the array);
   /// `data` points at the first element inside it.
@@ -90,6 +107,8 @@ class Array {
   std::size_t ndim() const noexcept { return shape_.size(); }
   /// True when elements are stored in column-major (Fortran) order.
   bool fortran_order() const noexcept { return fortran_order_; }
+  /// How the elements lie: MemoryOrder::Fortran when fortran_order().
+  MemoryOrder order() const noexcept { return fortran_order_ ? MemoryOrder::Fortran : MemoryOrder::C; }
   /// Number of elements (1 for a 0-d array).
   std::uint64_t size() const noexcept { return size_; }
   /// size() * dtype().itemsize().
@@ -99,20 +118,24 @@ class Array {
 
   /// The raw element bytes.
   const std::byte* bytes() const noexcept { return data_; }
-  /// The raw element bytes, for writing; throws UsageError if not writable().
+  /// The raw element bytes, for writing; throws UsageError if not writable()
+  /// (a memory map of a file), saying so.
   std::byte* mutable_bytes();
 
-  /// Typed access. Throws UsageError unless T's dtype (`DType::of<T>()`)
-  /// equals dtype() — so a big-endian array must be converted first — and
-  /// the data is suitably aligned for T.
+  /// Typed read access; works on every array, memory-mapped ones included.
+  /// Throws UsageError unless T's dtype (`DType::of<T>()`) equals dtype() —
+  /// so a big-endian array must be converted first — and the data is
+  /// suitably aligned for T. There is deliberately no non-const overload:
+  /// reading never needs write access.
   template <class T>
   const T* data() const {
     check_element_type(DType::of<T>(), alignof(T));
     return reinterpret_cast<const T*>(data_);
   }
-  /// Typed mutable access; see the const overload.
+  /// Typed write access: checks as data<T>() does, then throws UsageError
+  /// if the array is not writable() (a read-only memory map), naming why.
   template <class T>
-  T* data() {
+  T* mutable_data() {
     check_element_type(DType::of<T>(), alignof(T));
     return reinterpret_cast<T*>(mutable_bytes());
   }
@@ -138,6 +161,17 @@ class Array {
   std::byte* data_;
   bool writable_;
 };
+
+/// The elements of a string array as std::strings, in C (row-major) order
+/// whatever the memory order: byte strings ("|S<n>") as their bytes,
+/// Unicode ("<U<n>" or ">U<n>", UCS-4, as numpy stores str and as
+/// H5File::read() gives HDF5 text) encoded as UTF-8; trailing NULs dropped,
+/// as numpy drops them. For labels such as a packed file's class_names.
+/// Throws UsageError for an array of any other kind, FormatError for a
+/// Unicode element that is not a valid code point.
+std::vector<std::string> to_strings(const ArrayView& array);
+/// The same for a whole Array.
+std::vector<std::string> to_strings(const Array& array);
 
 /// Checks that [start, stop) is a valid range of rows for `shape` and throws
 /// UsageError naming `what` otherwise.

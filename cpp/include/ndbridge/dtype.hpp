@@ -32,7 +32,7 @@ enum class ByteOrder : char {
 ByteOrder native_byte_order() noexcept;
 
 /// An IEEE 754 binary16 value, kept as its bit pattern. C++17 has no half
-/// type; this lets `Array::data_as<float16>()` name the element type.
+/// type; this lets `Array::data<float16>()` name the element type.
 struct float16 {
   /// The binary16 bit pattern: sign, 5 exponent bits, 10 fraction bits.
   std::uint16_t bits = 0;
@@ -104,6 +104,20 @@ struct is_complex<std::complex<T>> : std::true_type {};
 template <class T>
 inline constexpr bool dependent_false = false;
 }  // namespace detail
+
+/// True for the C++ types that DType::of<T>() maps: bool, the fixed-width
+/// integers, float, double, std::complex<float|double> and float16. Plain
+/// `char` is left out (it is text or raw bytes, not a number), so typed
+/// reads into a `char*` or `std::byte*` buffer take the untyped overload.
+template <class T>
+inline constexpr bool is_element_type_v =
+    std::is_same_v<std::remove_cv_t<T>, bool> || std::is_same_v<std::remove_cv_t<T>, float16> ||
+    std::is_same_v<std::remove_cv_t<T>, float> || std::is_same_v<std::remove_cv_t<T>, double> ||
+    std::is_same_v<std::remove_cv_t<T>, std::complex<float>> ||
+    std::is_same_v<std::remove_cv_t<T>, std::complex<double>> ||
+    (std::is_integral_v<T> && !std::is_same_v<std::remove_cv_t<T>, char> &&
+     !std::is_same_v<std::remove_cv_t<T>, wchar_t> && !std::is_same_v<std::remove_cv_t<T>, char16_t> &&
+     !std::is_same_v<std::remove_cv_t<T>, char32_t>);
 
 template <class T>
 DType DType::of() {

@@ -33,11 +33,13 @@ class UnsupportedError : public Error {
 
 /// An operating-system level failure: a file that cannot be opened, read,
 /// written or renamed. Carries the `errno` value so callers (and the Python
-/// binding) can tell "not found" from "permission denied".
-class IOError : public Error {
+/// binding) can tell "not found" from "permission denied". Python sees it
+/// as ndbridge.FileError, an OSError (FileNotFoundError, PermissionError,
+/// FileExistsError... by errno).
+class FileError : public Error {
  public:
   /// `message` should already name the file; `errno_value` is 0 when unknown.
-  IOError(const std::string& message, int errno_value)
+  FileError(const std::string& message, int errno_value)
       : Error(message), errno_value_(errno_value) {}
 
   /// The `errno` value of the failed call, or 0 when there was none.
@@ -46,6 +48,10 @@ class IOError : public Error {
  private:
   int errno_value_;
 };
+
+/// FileError's former name, kept so that code catching it compiles; new
+/// code should say FileError, as Python does.
+using IOError = FileError;
 
 /// A caller asked for something the data cannot give: a row range outside the
 /// first axis, a C++ element type that does not match the array's dtype.

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,15 @@ struct H5Version {
 inline constexpr H5Version kHdf5Version{NDBRIDGE_HDF5_VERSION_MAJOR, NDBRIDGE_HDF5_VERSION_MINOR,
                                         NDBRIDGE_HDF5_VERSION_RELEASE};
 
+/// Whether the libhdf5 this process runs was built thread-safe
+/// (H5is_library_threadsafe(): Debian's, conda's and h5py's are). When it
+/// was not, ndbridge does not refuse it: every call ndbridge makes into
+/// libhdf5 then takes one process-wide lock, so H5File and H5Writer stay
+/// safe from any number of threads, but their HDF5 work runs one thread at
+/// a time (decoding included). Other code in the process that calls such a
+/// libhdf5 from other threads at the same time is not covered by that lock.
+bool hdf5_threadsafe() noexcept;
+
 /// Adds `folder` at the end of the folders libhdf5 looks for filter plugins
 /// in (after HDF5_PLUGIN_PATH's, or its default /usr/local/hdf5/lib/plugin),
 /// once per folder: e.g. the plugins folder of the Python package
@@ -60,7 +70,7 @@ struct H5VirtualSource {
   std::string dataset;
   /// The file HDF5 will read for this mapping, or empty when no place it
   /// looks holds one (HDF5 would then silently read the fill value;
-  /// H5File::read() throws IOError instead).
+  /// H5File::read() throws FileError instead).
   std::filesystem::path found;
 };
 
@@ -130,19 +140,22 @@ struct H5ReadInfo {
 /// datasets (VDS, e.g. the master file of a sharded pack) read through their
 /// source files, found relative to this file's folder whatever the working
 /// directory; before a virtual dataset's first read every source file is
-/// checked, so that a missing shard is an IOError naming it rather than
+/// checked, so that a missing shard is an FileError naming it rather than
 /// HDF5's silent fill value.
 ///
-/// Safe to use from several threads, and reads from several threads run in
-/// parallel: libhdf5 serialises its own calls behind one lock, so chunks
-/// compressed with gzip or lzf are fetched raw under it and decoded outside
-/// it, and uncompressed contiguous rows are read without HDF5 at all. A
-/// fork() in the process waits for the HDF5 calls under way to finish, so a
-/// child process (a DataLoader worker) can go on using files it inherited.
+/// Thread safety: every const member may be called from several threads at
+/// once on one H5File (moving, assigning and destroying it may not). With a
+/// thread-safe libhdf5 (hdf5_threadsafe()) the reads run in parallel:
+/// libhdf5 serialises its own calls behind one lock, so chunks compressed
+/// with gzip or lzf are fetched raw under it and decoded outside it, and
+/// uncompressed contiguous rows are read without HDF5 at all. With one that
+/// is not, ndbridge serialises its HDF5 calls itself (see hdf5_threadsafe()).
+/// A fork() in the process waits for the HDF5 calls under way to finish, so
+/// a child process (a DataLoader worker) can go on using files it inherited.
 class H5File {
  public:
   /// Opens `path` read-only. Throws FormatError if it is not an HDF5 file,
-  /// IOError if it cannot be opened, H5Error for other HDF5 failures.
+  /// FileError if it cannot be opened, H5Error for other HDF5 failures.
   static H5File open(const std::filesystem::path& path);
 
   /// Takes over the open file; the moved-from object can only be destroyed.
@@ -158,6 +171,11 @@ class H5File {
   /// group in creation order where the group tracks it (as h5py lists it:
   /// netCDF-4 files, h5py's track_order=True), else in name order.
   std::vector<H5Object> list() const;
+  /// Whether `object` ("/labels", "group/data"; "/" is the root) names a
+  /// group, dataset or named type that can be opened: false for a missing
+  /// name, a path through a dataset and a dangling soft or external link.
+  /// Throws H5Error only when libhdf5 fails to look the name up.
+  bool contains(const std::string& object) const;
   /// What list() says about one object. Throws NotFoundError if absent.
   H5Object info(const std::string& object) const;
   /// Reads a whole dataset. Throws NotFoundError, UnsupportedError (a type
@@ -186,6 +204,31 @@ class H5File {
   /// a range there: C order, the dtype of read_info(), `size` exactly the
   /// bytes they take.
   void read_rows_into(const std::string& dataset, RowIndices indices, void* buffer, std::uint64_t size) const;
+  /// Rows [start, stop) into `buffer` as elements of dtype `as`, which must
+  /// be the dataset's element type up to byte order (UsageError naming both
+  /// otherwise, before anything is read): the elements arrive in `as`'s byte
+  /// order whatever the file's, so a big-endian dataset read as native
+  /// floats gives the right floats. `size` is in bytes, as above.
+  void read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop, void* buffer,
+                      std::uint64_t size, const DType& as) const;
+  /// The rows at `indices` into `buffer` as elements of dtype `as`; see above.
+  void read_rows_into(const std::string& dataset, RowIndices indices, void* buffer, std::uint64_t size,
+                      const DType& as) const;
+  /// Typed read of rows [start, stop): `buffer` holds T, the dataset must
+  /// hold T's type (`DType::of<T>()`) in either byte order, and T arrives in
+  /// native byte order. `size` is the buffer's size in bytes, as for every
+  /// read_rows_into (for a std::vector<T> v: v.size() * sizeof(T)). A `void*`,
+  /// `char*` or `std::byte*` buffer takes the untyped overload instead.
+  template <class T, class = std::enable_if_t<is_element_type_v<T>>>
+  void read_rows_into(const std::string& dataset, std::uint64_t start, std::uint64_t stop, T* buffer,
+                      std::uint64_t size) const {
+    read_rows_into(dataset, start, stop, static_cast<void*>(buffer), size, DType::of<T>());
+  }
+  /// Typed read of the rows at `indices`; see above.
+  template <class T, class = std::enable_if_t<is_element_type_v<T>>>
+  void read_rows_into(const std::string& dataset, RowIndices indices, T* buffer, std::uint64_t size) const {
+    read_rows_into(dataset, indices, static_cast<void*>(buffer), size, DType::of<T>());
+  }
   /// The attributes of a group or dataset, in the order list() gives
   /// their names; scalars are 0-d. Object references read as the path of
   /// the object they refer to ("" for a null reference), as h5py's
@@ -204,13 +247,54 @@ class H5File {
   std::unique_ptr<State> state_;
 };
 
+/// A dataset's compression filter, as h5py names them.
+enum class H5Compression {
+  None,  ///< no compression filter
+  Gzip,  ///< deflate (filter 1), at H5DatasetOptions::gzip_level
+  Lzf,   ///< h5py's LZF (filter 32000), built into ndbridge
+};
+
+/// The compression h5py's `compression=` name stands for: "" or "none",
+/// "gzip", "lzf". Throws UsageError naming the text for anything else.
+H5Compression h5_compression(const std::string& name);
+/// h5py's name for `compression`: "none", "gzip" or "lzf".
+const char* h5_compression_name(H5Compression compression) noexcept;
+
+/// The type of H5DatasetOptions::compression: holds an H5Compression and
+/// converts to and from it. It still takes the old string spellings ("",
+/// "gzip", "lzf") so code written against them compiles, with a deprecation
+/// warning; an unknown name makes H5Writer::write() throw UsageError.
+class H5CompressionOption {
+ public:
+  /// `compression` itself (default: none).
+  H5CompressionOption(H5Compression compression = H5Compression::None) noexcept  // NOLINT: implicit on purpose
+      : value_(compression) {}
+  /// Deprecated: a name as h5py spells it.
+  [[deprecated("use H5Compression::Gzip, H5Compression::Lzf or H5Compression::None")]]
+  H5CompressionOption(const char* name);  // NOLINT: implicit on purpose
+  /// Deprecated: a name as h5py spells it.
+  [[deprecated("use H5Compression::Gzip, H5Compression::Lzf or H5Compression::None")]]
+  H5CompressionOption(const std::string& name);  // NOLINT: implicit on purpose
+
+  /// The compression asked for.
+  operator H5Compression() const noexcept { return value_; }  // NOLINT: implicit on purpose
+  /// A name given through a deprecated overload that is not one of h5py's;
+  /// empty otherwise.
+  const std::string& unknown_name() const noexcept { return unknown_; }
+
+ private:
+  void set(const std::string& name);
+  H5Compression value_ = H5Compression::None;
+  std::string unknown_;
+};
+
 /// How a dataset is stored by H5Writer::write().
 struct H5DatasetOptions {
   /// Chunk dimensions; required for compression, chosen automatically when
   /// compression is asked for without them (one row of the first axis...).
   std::optional<Shape> chunks;
-  /// "" (none), "gzip" or "lzf".
-  std::string compression;
+  /// The compression filter: H5Compression::None, Gzip or Lzf.
+  H5CompressionOption compression;
   /// gzip level 0-9.
   int gzip_level = 4;
   /// Byte-shuffle before compressing: often much smaller for numbers.
@@ -219,17 +303,37 @@ struct H5DatasetOptions {
   bool fletcher32 = false;
 };
 
+/// What H5Writer does with a file already at its destination.
+enum class H5WriteMode {
+  Create,     ///< refuse it: FileError (errno EEXIST) naming it, when the
+              ///< writer starts and again at commit(); it is left as it is
+  Overwrite,  ///< replace it at commit() (as write_npy() does)
+  Append,     ///< keep its content and add to it: it is copied whole into the
+              ///< new file first (for many datasets, write them all with one
+              ///< writer); a missing file is created
+};
+
 /// Builds an HDF5 file the way h5py would write it (bool as an enum
 /// {FALSE, TRUE}, complex as a compound {r, i}, unicode as variable-length
-/// UTF-8 strings), in the oldest file format that holds the data, so that
-/// h5py and every libhdf5 from 1.10 on read it. The file is written under a
+/// UTF-8 strings), in the oldest file format that holds the data and never
+/// a newer one than libhdf5 1.8's (h5py's libver "earliest"): a format every
+/// libhdf5 from 1.8 on reads (the tests read it with 1.10 and 1.14, and with
+/// h5py). Appending keeps the objects already in the file as they are.
+///
+/// Thread safety: one H5Writer belongs to one thread at a time (its calls
+/// change the file); different writers may run in different threads at once. The file is written under a
 /// temporary name and appears under its own only at commit().
 class H5Writer {
  public:
-  /// Starts a new file at `destination`. With `append`, an existing file's
-  /// content is copied into the new one first (the original stays as it is
-  /// until commit() replaces it).
-  explicit H5Writer(const std::filesystem::path& destination, bool append = false);
+  /// Starts a new file for `destination`, written under a temporary name
+  /// beside it; `mode` says what happens to a file already there (the
+  /// original stays as it is until commit()). Throws FileError (EEXIST) for
+  /// H5WriteMode::Create and an existing file, FormatError for
+  /// H5WriteMode::Append and an existing file that is not HDF5.
+  explicit H5Writer(const std::filesystem::path& destination, H5WriteMode mode = H5WriteMode::Overwrite);
+  /// Deprecated: `append` true is H5WriteMode::Append, false Overwrite.
+  [[deprecated("use H5Writer(path, H5WriteMode::Append) or H5WriteMode::Overwrite")]]
+  H5Writer(const std::filesystem::path& destination, bool append);
   H5Writer(const H5Writer&) = delete;
   H5Writer& operator=(const H5Writer&) = delete;
   /// Without commit(), discards everything written.

@@ -5,11 +5,17 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <type_traits>
 
 #include "ndbridge/array.hpp"
 #include "ndbridge/dtype.hpp"
 
 namespace ndbridge {
+
+// Thread safety: every free function here may run in several threads at
+// once (each call opens the file itself); write_npy() to one path from two
+// threads leaves one complete file or the other, never a mix (each writes
+// its own temporary file and renames it). NpyReader: see the class.
 
 /// What an .npy header says, plus where the data starts.
 struct NpyHeader {
@@ -26,7 +32,7 @@ struct NpyHeader {
 /// the header dictionary (any valid spelling: key order, quotes, spacing,
 /// trailing commas, Python 2 "L" suffixes) and the dtype. Does not check the
 /// data length; the readers below do. Throws FormatError, UnsupportedError or
-/// IOError, each naming the file.
+/// FileError, each naming the file.
 NpyHeader read_npy_header(const std::filesystem::path& path);
 /// Stream overload; `name` is used in error messages.
 NpyHeader read_npy_header(std::istream& in, const std::string& name = "<stream>");
@@ -74,8 +80,13 @@ enum class NpyAccess {
 
 /// An .npy file opened once for many reads: the header is parsed and
 /// checked (truncation included) when it opens, and every read after that
-/// goes straight to the elements. Reads are const and may run from several
-/// threads at once. Move-only; the file stays open while the reader lives.
+/// goes straight to the elements. Move-only; the file stays open while the
+/// reader lives.
+///
+/// Thread safety: every const member (all the reads) may be called from
+/// several threads at once on one reader, and they run in parallel (pread()
+/// at explicit offsets, or loads from the shared map); moving, assigning or
+/// destroying it may not overlap them.
 class NpyReader {
  public:
   /// Opens `path`. Throws as read_npy() does for a bad or truncated file.
@@ -105,6 +116,18 @@ class NpyReader {
   /// The same rows into `buffer`, in C order, without allocating: `size`
   /// must be exactly the bytes they take (UsageError otherwise).
   void read_rows_into(RowIndices indices, void* buffer, std::uint64_t size) const;
+  /// The same rows as elements of dtype `as`, which must be the file's
+  /// element type up to byte order (UsageError naming both otherwise,
+  /// before anything is read); they arrive in `as`'s byte order.
+  void read_rows_into(RowIndices indices, void* buffer, std::uint64_t size, const DType& as) const;
+  /// Typed read: `buffer` holds T, the file must hold T's type
+  /// (`DType::of<T>()`) in either byte order, and T arrives in native byte
+  /// order. `size` is in bytes, as above. A `void*`, `char*` or `std::byte*`
+  /// buffer takes the untyped overload instead.
+  template <class T, class = std::enable_if_t<is_element_type_v<T>>>
+  void read_rows_into(RowIndices indices, T* buffer, std::uint64_t size) const {
+    read_rows_into(indices, static_cast<void*>(buffer), size, DType::of<T>());
+  }
 
  private:
   struct Impl;

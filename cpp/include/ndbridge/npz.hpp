@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -61,10 +62,17 @@ using NpzArrays = std::vector<std::pair<std::string, Array>>;
 /// compression methods other than stored and deflate give UnsupportedError
 /// when they are listed or read. Move-only; the file stays open while the
 /// reader lives.
+///
+/// Thread safety: every const member (listing and all the reads) may be
+/// called from several threads at once on one reader, and they run in
+/// parallel, each inflating what it reads itself; moving, assigning or
+/// destroying it may not overlap them. The free functions below may run in
+/// several threads at once; write_npz() to one path from two threads leaves
+/// one complete archive or the other (each writes its own temporary file).
 class NpzReader {
  public:
   /// Opens `path` and reads its central directory. Throws FormatError,
-  /// UnsupportedError (multi-disk archives) or IOError, naming the file.
+  /// UnsupportedError (multi-disk archives) or FileError, naming the file.
   explicit NpzReader(const std::filesystem::path& path, NpzLimits limits = {});
   NpzReader(NpzReader&&) noexcept;
   NpzReader& operator=(NpzReader&&) noexcept;
@@ -101,6 +109,19 @@ class NpzReader {
   /// The same rows into `buffer`, in C order, without allocating: `size`
   /// must be exactly the bytes they take (UsageError otherwise).
   void read_rows_into(std::string_view name, RowIndices indices, void* buffer, std::uint64_t size) const;
+  /// The same rows as elements of dtype `as`, which must be the member's
+  /// element type up to byte order (UsageError naming both otherwise,
+  /// before anything is read); they arrive in `as`'s byte order.
+  void read_rows_into(std::string_view name, RowIndices indices, void* buffer, std::uint64_t size,
+                      const DType& as) const;
+  /// Typed read: `buffer` holds T, the member must hold T's type
+  /// (`DType::of<T>()`) in either byte order, and T arrives in native byte
+  /// order. `size` is in bytes, as above. A `void*`, `char*` or `std::byte*`
+  /// buffer takes the untyped overload instead.
+  template <class T, class = std::enable_if_t<is_element_type_v<T>>>
+  void read_rows_into(std::string_view name, RowIndices indices, T* buffer, std::uint64_t size) const {
+    read_rows_into(name, indices, static_cast<void*>(buffer), size, DType::of<T>());
+  }
   /// A stored member as a read-only memory map of the archive, without
   /// copying (the CRC-32 is not checked: nothing is read). Throws UsageError
   /// for a deflated member, which has no bytes to map.
@@ -124,7 +145,7 @@ NpzArrays read_npz(const std::filesystem::path& path, NpzLimits limits = {});
 /// needs them. The archive is written under a temporary name beside `path`
 /// and renamed into place only when complete. Throws UsageError for
 /// duplicate names, names that are not UTF-8 or contain NUL,
-/// UnsupportedError/IOError as write_npy does.
+/// UnsupportedError/FileError as write_npy does.
 void write_npz(const std::filesystem::path& path,
                const std::vector<std::pair<std::string, ArrayView>>& arrays,
                NpzCompression compression = NpzCompression::Stored);

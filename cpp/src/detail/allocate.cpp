@@ -11,7 +11,7 @@ namespace ndbridge::detail {
 Array allocate_for(const DType& dtype, const Shape& shape, bool fortran_order,
                    const std::string& what) {
   try {
-    return Array::uninitialized(dtype, shape, fortran_order);
+    return Array::uninitialized(dtype, shape, fortran_order ? MemoryOrder::Fortran : MemoryOrder::C);
   } catch (const std::bad_alloc&) {
     // Sizes were checked against the file before this: the data is real,
     // there is just not the memory (or address space) to hold it.

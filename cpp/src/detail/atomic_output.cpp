@@ -60,4 +60,17 @@ void AtomicOutput::commit() {
   committed_ = true;
 }
 
+void AtomicOutput::commit_as_new() {
+  file_.sync();
+  file_.close();
+  if (::link(temporary_.c_str(), destination_.c_str()) != 0) {
+    const int err = errno;
+    throw_io(err == EEXIST ? quote(destination_) + ": already exists (it was not to be replaced)"
+                           : "cannot link the finished file to " + quote(destination_),
+             err);
+  }
+  ::unlink(temporary_.c_str());
+  committed_ = true;
+}
+
 }  // namespace ndbridge::detail

@@ -27,6 +27,10 @@ class AtomicOutput {
   const std::filesystem::path& temporary() const noexcept { return temporary_; }
   /// Flushes to disk, closes and renames over the destination.
   void commit();
+  /// As commit(), but never replaces a destination that exists by then:
+  /// FileError (EEXIST) naming it, and the temporary file is removed. Hard
+  /// links the file into place (atomic: no check-then-rename window).
+  void commit_as_new();
 
  private:
   std::filesystem::path destination_;

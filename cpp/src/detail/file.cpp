@@ -26,7 +26,7 @@ constexpr std::size_t kMaxTransfer = std::size_t{1} << 30;
 std::string quote(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
 void throw_io(const std::string& what, int err) {
-  throw IOError(what + ": " + std::strerror(err), err);
+  throw FileError(what + ": " + std::strerror(err), err);
 }
 
 File File::open_read(const std::filesystem::path& path) {

@@ -10,11 +10,11 @@ namespace ndbridge::detail {
 /// "'path'": how every message names a file.
 std::string quote(const std::filesystem::path& path);
 
-/// Throws IOError "<what>: <strerror(err)>" carrying `err`.
+/// Throws FileError "<what>: <strerror(err)>" carrying `err`.
 [[noreturn]] void throw_io(const std::string& what, int err);
 
 /// An open POSIX file descriptor, closed on destruction. Every failure throws
-/// IOError naming the file.
+/// FileError naming the file.
 class File {
  public:
   /// Opens an existing file for reading.

@@ -178,7 +178,7 @@ void check_virtual_sources(hid_t dcpl, const VirtualOrigin& origin, const std::s
     const std::string named = what + " is virtual and its source file " + quote(source.file);
     if (source.found.empty()) {
       const bool prefixed = std::getenv("HDF5_VDS_PREFIX") != nullptr;
-      throw IOError(named + " is missing (looked " + (prefixed ? "under HDF5_VDS_PREFIX, " : "") +
+      throw FileError(named + " is missing (looked " + (prefixed ? "under HDF5_VDS_PREFIX, " : "") +
                         "in " + quote(origin.directory) + ", the folder of " +
                         quote(origin.file.filename()) + ", and in the working directory)",
                     ENOENT);

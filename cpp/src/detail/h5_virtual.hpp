@@ -44,7 +44,7 @@ std::vector<H5VirtualSource> virtual_sources(hid_t dcpl, const VirtualOrigin& or
                                              const std::string& what);
 
 /// Throws unless every source of the virtual dataset is readable as mapped:
-/// IOError (ENOENT) when a source file is missing, FormatError when it is not
+/// FileError (ENOENT) when a source file is missing, FormatError when it is not
 /// HDF5, lacks the source dataset, or holds fewer elements than the mapping
 /// selects (a truncated or replaced shard). Each file is opened once.
 void check_virtual_sources(hid_t dcpl, const VirtualOrigin& origin, const std::string& what);

@@ -27,7 +27,7 @@ std::size_t StreamSource::read_at(void* buffer, std::size_t n, std::uint64_t off
     in_.read(out + done, want);
     done += static_cast<std::size_t>(in_.gcount());
   }
-  if (in_.bad()) throw IOError(name_ + ": the stream failed while reading", 0);
+  if (in_.bad()) throw FileError(name_ + ": the stream failed while reading", 0);
   consumed_ = offset + done;
   return done;
 }
