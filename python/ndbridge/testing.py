@@ -91,7 +91,7 @@ def _write_cpp(array: np.ndarray, fmt: str, path: Path) -> None:
     elif fmt == "npz":
         cpp.write_npz(path, {_MEMBER: array})
     else:
-        cpp.write_h5(path, _MEMBER, array)
+        cpp.write_h5(path, _MEMBER, array, mode="overwrite")
 
 
 def roundtrip(

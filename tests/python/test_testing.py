@@ -74,4 +74,5 @@ def test_bad_format_is_refused() -> None:
 
 def test_hdf5_is_another_name_for_h5(tmp_path: Path) -> None:
     assert_roundtrip(np.arange(3), fmt="hdf5", tmp_path=tmp_path)
+    assert_roundtrip(np.arange(4), fmt="h5", tmp_path=tmp_path)  # the same folder again
     assert sorted(p.name for p in tmp_path.iterdir()) == ["roundtrip-cpp.h5", "roundtrip-python.h5"]
