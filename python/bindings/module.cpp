@@ -2,6 +2,7 @@
 // maps exceptions, nothing more; the documented API is ndbridge.cpp.
 #include <pybind11/pybind11.h>
 
+#include "describe.hpp"
 #include "errors.hpp"
 #include "h5.hpp"
 #include "ndbridge/dtype.hpp"
@@ -17,6 +18,7 @@ PYBIND11_MODULE(_core, m) {
   ndbridge::python::register_errors(m);
   ndbridge::python::register_npy(m);
   ndbridge::python::register_npz(m);
+  ndbridge::python::register_describe(m);
 #if NDBRIDGE_WITH_HDF5
   ndbridge::python::register_h5(m);
 #endif

@@ -16,8 +16,9 @@ from ndbridge.__main__ import main
 from ndbridge.listing import describe, preview
 
 ENTRY_KEYS = {
-    "name", "kind", "dtype", "shape", "readable", "type", "fortran_order", "layout",
-    "chunks", "filters", "stored_bytes", "nbytes", "virtual_sources", "error", "attributes",
+    "name", "kind", "dtype", "shape", "readable", "unreadable_reason", "type", "fortran_order",
+    "layout", "chunks", "filters", "stored_bytes", "nbytes", "virtual_sources", "error",
+    "attributes",
 }  # fmt: skip
 
 
@@ -89,6 +90,8 @@ def test_h5_json(sample_h5: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert by_name["/train/labels"]["filters"] == ["lzf"]
     assert by_name["/names"]["dtype"] is None and by_name["/names"]["readable"] is True
     assert by_name["/pairs"]["readable"] is False
+    assert "compound" in by_name["/pairs"]["unreadable_reason"]
+    assert by_name["/train/images"]["unreadable_reason"] is None
     assert by_name["/scalar"]["shape"] == []
 
 
@@ -163,7 +166,8 @@ def test_truncated_h5(sample_h5: Path) -> None:
 
 def test_missing_file_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = ls([str(tmp_path / "none.h5")], capsys)
-    assert status == 1 and "none.h5': No such file or directory" in err
+    assert status == 1 and err.count("\n") == 1
+    assert "none.h5' for reading: No such file or directory" in err
     with pytest.raises(IsADirectoryError):
         describe(tmp_path)
 
