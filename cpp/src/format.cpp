@@ -4,6 +4,7 @@
 #include <string_view>
 
 #include "detail/file.hpp"
+#include "detail/npy_header.hpp"
 #include "detail/signature.hpp"
 #include "detail/text.hpp"
 #include "ndbridge/error.hpp"
@@ -23,7 +24,7 @@ FileFormat detect_format(const std::filesystem::path& path) {
   const detail::File file = detail::File::open_read(path);
   char head[8] = {};
   const std::string_view first(head, file.read_at(head, sizeof head, 0));
-  if (first.substr(0, 6) == std::string_view("\x93NUMPY", 6)) return FileFormat::Npy;
+  if (first.substr(0, detail::kNpyMagic.size()) == detail::kNpyMagic) return FileFormat::Npy;
   const std::string_view zip = first.substr(0, 4);
   if (zip == std::string_view("PK\x03\x04", 4) || zip == std::string_view("PK\x05\x06", 4)) return FileFormat::Npz;
   if (detail::has_hdf5_signature(file)) return FileFormat::Hdf5;

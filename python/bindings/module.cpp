@@ -18,10 +18,10 @@ PYBIND11_MODULE(_core, m) {
   ndbridge::python::register_errors(m);
   ndbridge::python::register_npy(m);
   ndbridge::python::register_npz(m);
-  ndbridge::python::register_describe(m);
 #if NDBRIDGE_WITH_HDF5
   ndbridge::python::register_h5(m);
 #endif
+  ndbridge::python::register_describe(m);
   m.attr("with_hdf5") = static_cast<bool>(NDBRIDGE_WITH_HDF5);
   m.def(
       "canonical_descr",
