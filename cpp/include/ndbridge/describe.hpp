@@ -90,7 +90,7 @@ const char* kind_name(EntryDescription::Kind kind) noexcept;
 /// Everything in one file, as describe() finds it.
 struct FileDescription {
   std::filesystem::path path;  ///< as given
-  FileFormat format = FileFormat::Npy;
+  FileFormat format = FileFormat::Npy;  ///< as detect_format() tells it
   std::uint64_t size = 0;  ///< the file's bytes
   /// In file order: the .npy file's array, the .npz members in archive
   /// order, or the HDF5 objects depth first from the root group "/" (as
@@ -107,7 +107,8 @@ struct FileDescription {
 /// open, or an attribute ndbridge cannot read, is described with the reason
 /// and does not stop the rest. Throws FormatError for a file that is no
 /// array file or is malformed, UnsupportedError for HDF5 in a build without
-/// it, IOError when the file cannot be read.
+/// it, IOError when the file cannot be read. Safe to call from several
+/// threads at once: each call opens the file for itself.
 FileDescription describe(const std::filesystem::path& path);
 
 }  // namespace ndbridge
