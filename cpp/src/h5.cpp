@@ -29,6 +29,7 @@
 #include "detail/h5_types.hpp"
 #include "detail/h5_virtual.hpp"
 #include "detail/row_gather.hpp"
+#include "detail/signature.hpp"
 #include "detail/text.hpp"
 #include "detail/utf8.hpp"
 #include "ndbridge/error.hpp"
@@ -37,23 +38,11 @@ namespace ndbridge {
 
 using detail::check;
 using detail::check_tri;
+using detail::has_hdf5_signature;
 using detail::Handle;
 using detail::own;
 
 namespace {
-
-// The signature every HDF5 file carries, at offset 0 or after a user block
-// of 512, 1024, 2048... bytes.
-constexpr char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
-
-bool has_hdf5_signature(const detail::File& file) {
-  const std::uint64_t size = file.size_at_open();
-  for (std::uint64_t offset = 0; offset + 8 <= size; offset = offset ? offset * 2 : 512) {
-    char probe[8];
-    if (file.read_at(probe, 8, offset) == 8 && std::memcmp(probe, kSignature, 8) == 0) return true;
-  }
-  return false;
-}
 
 std::string object_name(const std::string& object) {
   return "'" + detail::printable(object, 200) + "'";

@@ -8,6 +8,8 @@
 
 namespace ndbridge::tools {
 
+std::string quote_path(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
+
 std::optional<int> Cli::standard_option(const std::string& arg) const {
   if (arg == "-h" || arg == "--help") {
     std::fputs(usage, stdout);

@@ -4,11 +4,15 @@
 // and --version, exit codes (0 done, 1 the file could not be read or the
 // output written, 2 bad usage) and messages prefixed with the tool's name.
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
 
 namespace ndbridge::tools {
+
+/// The path as ndbridge messages quote it: 'dir/file.npy'.
+std::string quote_path(const std::filesystem::path& path);
 
 /// The tool's name and its usage text.
 struct Cli {

@@ -1,26 +1,18 @@
 #include "json.hpp"
 
 #include <cstdio>
-#include <stdexcept>
 
 namespace ndbridge::tools {
 
 namespace {
 
-void append_u16(std::string& out, unsigned unit) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "\\u%04x", unit);
-  out += buf;
-}
-
-// Decodes one UTF-8 sequence at text[i]; returns its length, or 0 if the
-// bytes there are not valid UTF-8.
-std::size_t decode_utf8(const std::string& text, std::size_t i, std::uint32_t& cp) {
+// The length of the valid UTF-8 sequence at text[i], or 0 if there is none.
+std::size_t utf8_length(const std::string& text, std::size_t i) {
   const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(text[k]); };
   const unsigned char b0 = byte(i);
-  std::size_t len = b0 >= 0xF0 && b0 <= 0xF4 ? 4 : b0 >= 0xE0 ? 3 : b0 >= 0xC2 && b0 < 0xE0 ? 2 : 0;
+  const std::size_t len = b0 >= 0xF0 && b0 <= 0xF4 ? 4 : b0 >= 0xE0 ? 3 : b0 >= 0xC2 && b0 < 0xE0 ? 2 : 0;
   if (len == 0 || i + len > text.size()) return 0;
-  cp = b0 & (0x7F >> len);
+  std::uint32_t cp = b0 & (0x7F >> len);
   for (std::size_t k = 1; k < len; ++k) {
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
     cp = (cp << 6) | (byte(i + k) & 0x3F);
@@ -35,49 +27,28 @@ std::size_t decode_utf8(const std::string& text, std::size_t i, std::uint32_t& c
 std::string json_quote(const std::string& text) {
   std::string out = "\"";
   for (std::size_t i = 0; i < text.size();) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c < 0x80) {
-      switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        default:
-          if (c < 0x20 || c == 0x7F) {
-            if (c == 0x7F) out += static_cast<char>(c);
-            else append_u16(out, c);
-          } else {
-            out += static_cast<char>(c);
-          }
-      }
-      ++i;
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const std::size_t len = utf8_length(text, i);
+      out += len ? text.substr(i, len) : "\xef\xbf\xbd";
+      i += len ? len : 1;
       continue;
     }
-    std::uint32_t cp = 0;
-    const std::size_t len = decode_utf8(text, i, cp);
-    if (len == 0) {
-      append_u16(out, 0xDC00u + c);
-      ++i;
-    } else if (cp >= 0x10000) {
-      cp -= 0x10000;
-      append_u16(out, 0xD800u + (cp >> 10));
-      append_u16(out, 0xDC00u + (cp & 0x3FF));
-      i += len;
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
     } else {
-      append_u16(out, cp);
-      i += len;
+      out += static_cast<char>(c);
     }
+    ++i;
   }
   return out + "\"";
-}
-
-const Json& Json::operator[](const std::string& key) const {
-  for (const auto& [k, v] : object())
-    if (k == key) return v;
-  throw std::out_of_range("no key '" + key + "' in JSON object");
 }
 
 std::string Json::dump() const {
@@ -107,8 +78,7 @@ void Json::dump(std::string& out, int depth) const {
     out += "[";
     const char* sep = "\n";
     for (const Json& item : **a) {
-      out += sep;
-      out += indent;
+      out += sep + indent;
       item.dump(out, depth + 1);
       sep = ",\n";
     }
@@ -122,8 +92,7 @@ void Json::dump(std::string& out, int depth) const {
     out += "{";
     const char* sep = "\n";
     for (const auto& [key, item] : *o) {
-      out += sep;
-      out += indent + json_quote(key) + ": ";
+      out += sep + indent + json_quote(key) + ": ";
       item.dump(out, depth + 1);
       sep = ",\n";
     }

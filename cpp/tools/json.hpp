@@ -1,9 +1,7 @@
 #pragma once
 
-// A minimal JSON document model, enough for the tools' output. Dumping
-// matches Python's `json.dump(doc, f, indent=2)` byte for byte (ASCII-only
-// output, insertion-ordered objects), so `ndbridge-ls --json` and
-// `ndbridge ls --json` can be compared as text.
+// A minimal JSON document model, enough for the tools' output: objects keep
+// the order keys were added in, output is UTF-8 indented by two spaces.
 
 #include <cstdint>
 #include <memory>
@@ -16,7 +14,7 @@ namespace ndbridge::tools {
 
 class Json;
 using JsonArray = std::vector<Json>;
-/// Keys keep the order they were added in, as Python dicts do.
+/// Keys keep the order they were added in.
 using JsonObject = std::vector<std::pair<std::string, Json>>;
 
 /// null, bool, unsigned or signed integer, string, array or object.
@@ -33,17 +31,7 @@ class Json {
   Json(JsonArray v) : value_(std::make_shared<JsonArray>(std::move(v))) {}
   Json(JsonObject v) : value_(std::make_shared<JsonObject>(std::move(v))) {}
 
-  bool is_null() const { return std::holds_alternative<std::monostate>(value_); }
-  /// The string; throws std::bad_variant_access for other types.
-  const std::string& str() const { return std::get<std::string>(value_); }
-  bool boolean() const { return std::get<bool>(value_); }
-  std::uint64_t uint() const { return std::get<std::uint64_t>(value_); }
-  const JsonArray& array() const { return *std::get<std::shared_ptr<JsonArray>>(value_); }
-  const JsonObject& object() const { return *std::get<std::shared_ptr<JsonObject>>(value_); }
-  /// The member `key` of an object; throws std::out_of_range if absent.
-  const Json& operator[](const std::string& key) const;
-
-  /// The document as Python's json.dumps(indent=2) writes it.
+  /// The document as text, nested values indented by two spaces per level.
   std::string dump() const;
 
  private:
@@ -54,9 +42,8 @@ class Json {
       value_;
 };
 
-/// `text` as a JSON string literal, with non-ASCII characters escaped as
-/// Python's ensure_ascii does. Bytes that are not UTF-8 become \udcXX, as
-/// Python's surrogateescape decodes them.
+/// `text` as a JSON string literal. Names read from files need not be
+/// UTF-8: bytes that are not become U+FFFD, so the output always parses.
 std::string json_quote(const std::string& text);
 
 }  // namespace ndbridge::tools

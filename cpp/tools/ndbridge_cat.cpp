@@ -8,9 +8,9 @@
 #include <string>
 
 #include "cli.hpp"
-#include "formats.hpp"
 #include "ndbridge/config.hpp"
 #include "ndbridge/error.hpp"
+#include "ndbridge/format.hpp"
 #include "ndbridge/npy.hpp"
 #include "ndbridge/npz.hpp"
 #include "values.hpp"
@@ -22,7 +22,7 @@ namespace {
 
 using ndbridge::Array;
 using ndbridge::UsageError;
-using ndbridge::tools::Format;
+using ndbridge::FileFormat;
 using ndbridge::tools::quote_path;
 
 const char usage[] =
@@ -139,15 +139,15 @@ Array read_h5_target(const std::string& path, std::string dataset, const std::op
 #endif
 
 Array read_target(const std::string& path, const std::string& dataset, const std::optional<Rows>& rows) {
-  switch (ndbridge::tools::detect_format(path)) {
-    case Format::Npy: return read_npy_target(path, dataset, rows);
-    case Format::Hdf5:
+  switch (ndbridge::detect_format(path)) {
+    case FileFormat::Npy: return read_npy_target(path, dataset, rows);
+    case FileFormat::Hdf5:
 #if NDBRIDGE_WITH_HDF5
       return read_h5_target(path, dataset, rows);
 #else
       throw ndbridge::UnsupportedError(quote_path(path) + ": this build of ndbridge has no HDF5 support");
 #endif
-    case Format::Npz: return read_npz_target(path, dataset, rows);
+    case FileFormat::Npz: return read_npz_target(path, dataset, rows);
   }
   throw ndbridge::UnsupportedError(quote_path(path) + ": unknown format");
 }

@@ -1,11 +1,12 @@
 // ndbridge-ls FILE [--json]: what is inside an .npy, .npz or HDF5 file, as
-// the C++ reader sees it. Prints what `ndbridge ls` (Python) prints.
+// the C++ reader sees it (ndbridge::describe()).
 
 #include <cstdio>
 #include <string>
 
 #include "cli.hpp"
 #include "listing.hpp"
+#include "ndbridge/describe.hpp"
 
 namespace {
 
@@ -14,9 +15,9 @@ const char usage[] =
     "\n"
     "List the arrays, groups and attributes of an .npy, .npz or HDF5 file as the\n"
     "ndbridge C++ reader sees them: tree, dtypes, shapes, chunks, filters and\n"
-    "attributes. With --json, print one JSON document (the same one\n"
-    "`ndbridge ls --json` prints). Exits 1 when a virtual dataset's source file\n"
-    "(a shard of a sharded pack) is missing.\n";
+    "attributes. With --json, print one JSON document (the keys and facts of\n"
+    "`ndbridge ls --json`). Exits 1 when a virtual dataset's source file (a\n"
+    "shard of a sharded pack) is missing.\n";
 
 }  // namespace
 
@@ -37,12 +38,13 @@ int main(int argc, char** argv) {
   }
   if (file.empty()) return cli.usage_error("FILE is required");
   return cli.run([&] {
-    const ndbridge::tools::Json doc = ndbridge::tools::describe(file);
-    const std::string text = json ? doc.dump() : ndbridge::tools::format_listing(doc);
+    const ndbridge::FileDescription description = ndbridge::describe(file);
+    const std::string text =
+        json ? ndbridge::tools::to_json(description).dump() : ndbridge::tools::format_listing(description);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fputc('\n', stdout);
     if (std::fflush(stdout) != 0) return 1;
-    const auto missing = ndbridge::tools::missing_sources(doc);
+    const auto missing = description.missing_sources();
     for (const auto& [dataset, source] : missing) {
       std::fprintf(stderr,
                    "ndbridge-ls: error: '%s': dataset '%s' is virtual and its source file '%s' is "

@@ -5,9 +5,7 @@
 #include <cmath>
 #include <complex>
 #include <cstdio>
-#include <optional>
 #include <cstring>
-#include <sstream>
 #include <vector>
 
 namespace ndbridge::tools {
@@ -210,212 +208,6 @@ std::string scalar_repr(const DType& dtype, const std::byte* p, bool item) {
   return "?";
 }
 
-// numpy's FloatingFormat (floatmode "maxprec", precision 8) over the
-// elements that will be shown; `plus` for the imaginary parts of complex.
-class FloatFormat {
- public:
-  FloatFormat(const std::vector<double>& values, bool single, bool plus) : single_(single), plus_(plus) {
-    std::vector<double> finite;
-    double max_abs = 0, min_abs = 0;
-    bool any_nonzero = false, neg_inf = false, any_nonfinite = false;
-    for (double v : values) {
-      if (!std::isfinite(v)) {
-        any_nonfinite = true;
-        neg_inf = neg_inf || (std::isinf(v) && v < 0);
-        continue;
-      }
-      finite.push_back(v);
-      if (v != 0) {
-        const double a = std::fabs(v);
-        max_abs = any_nonzero ? std::max(max_abs, a) : a;
-        min_abs = any_nonzero ? std::min(min_abs, a) : a;
-        any_nonzero = true;
-      }
-    }
-    exp_ = any_nonzero && (max_abs >= 1e8 || min_abs < 1e-4 || max_abs / min_abs > 1000.);
-    for (double v : finite) {
-      Digits d = capped(v);
-      if (exp_) {
-        precision_ = std::max(precision_, d.digits.size() - 1);
-        exp_digits_ = std::max(exp_digits_, std::to_string(std::abs(d.exponent)).size());
-        pad_left_ = std::max(pad_left_, std::size_t{1} + (d.negative || plus_ ? 1 : 0));
-      } else {
-        auto [integer, fraction] = positional(d);
-        pad_left_ = std::max(pad_left_, integer.size() + (plus_ && !d.negative ? 1 : 0));
-        pad_right_ = std::max(pad_right_, fraction.size());
-      }
-    }
-    if (exp_) pad_right_ = exp_digits_ + 2 + precision_;
-    if (any_nonfinite) {
-      const std::size_t offset = pad_right_ + 1;
-      const std::size_t inf_len = 3 + ((plus_ || neg_inf) ? 1 : 0);
-      pad_left_ = std::max({pad_left_, 3 > offset ? 3 - offset : 0, inf_len > offset ? inf_len - offset : 0});
-    }
-  }
-
-  std::string operator()(double v) const {
-    if (!std::isfinite(v)) {
-      std::string s = nonfinite(v);
-      if (plus_ && s[0] != '-') s.insert(0, "+");
-      return pad(s, pad_left_ + pad_right_ + 1);
-    }
-    const Digits d = capped(v);
-    const std::string sign = d.negative ? "-" : plus_ ? "+" : "";
-    if (exp_) {
-      std::string fraction = d.digits.substr(1);
-      fraction.append(precision_ - fraction.size(), '0');
-      return pad(sign + d.digits.substr(0, 1), pad_left_) + "." + fraction +
-             exponent_text(d.exponent, exp_digits_);
-    }
-    auto [integer, fraction] = positional(d);
-    if (plus_ && !d.negative) integer.insert(0, "+");
-    fraction.append(pad_right_ - fraction.size(), ' ');
-    return pad(integer, pad_left_) + "." + fraction;
-  }
-
- private:
-  // Shortest digits, but at most 8 after the point (scientific: after the
-  // first digit), rounded, trailing zeros dropped.
-  Digits capped(double v) const {
-    Digits d = shortest_digits(v, single_);
-    if (exp_) {
-      if (d.digits.size() > 9) d = shortest_digits(v, single_, 8);
-    } else {
-      const long fraction_digits = static_cast<long>(d.digits.size()) - 1 - d.exponent;
-      if (fraction_digits > 8) {
-        char buf[512];
-        auto r = single_ ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(v), std::chars_format::fixed, 8)
-                         : std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 8);
-        const double rounded = std::strtod(std::string(buf, r.ptr).c_str(), nullptr);
-        const bool negative = d.negative;
-        d = shortest_digits(rounded, false);
-        d.negative = negative;
-      }
-    }
-    return d;
-  }
-
-  static std::string pad(const std::string& s, std::size_t width) {
-    return s.size() >= width ? s : std::string(width - s.size(), ' ') + s;
-  }
-
-  bool single_, plus_;
-  bool exp_ = false;
-  std::size_t pad_left_ = 0, pad_right_ = 0, precision_ = 0, exp_digits_ = 2;
-};
-
-// The indices shown along an axis of length n when summarizing: the first
-// and last `edge`, with SIZE_MAX marking the "..." between them.
-std::vector<std::size_t> shown_indices(std::uint64_t n, bool summarize) {
-  constexpr std::size_t edge = 3;
-  std::vector<std::size_t> out;
-  if (summarize && n > 2 * edge) {
-    for (std::size_t i = 0; i < edge; ++i) out.push_back(i);
-    out.push_back(SIZE_MAX);
-    for (std::size_t i = static_cast<std::size_t>(n) - edge; i < n; ++i) out.push_back(i);
-  } else {
-    for (std::size_t i = 0; i < n; ++i) out.push_back(i);
-  }
-  return out;
-}
-
-std::string collapse_whitespace(const std::string& text) {
-  std::istringstream in(text);
-  std::string word, out;
-  while (in >> word) out += (out.empty() ? "" : " ") + word;
-  return out;
-}
-
-class ArrayPrinter {
- public:
-  explicit ArrayPrinter(const Array& a) : a_(a), view_(a.view()), summarize_(a.size() > 8) {
-    std::vector<const std::byte*> shown;
-    collect(0, view_.data(), shown);
-    const DType& dt = a.dtype();
-    if (dt.kind() == Kind::Float || dt.kind() == Kind::Complex) {
-      const bool is_complex = dt.kind() == Kind::Complex;
-      const bool single = is_complex ? dt.itemsize() == 8 : dt.itemsize() <= 4;
-      std::vector<double> re, im;
-      for (const std::byte* p : shown) {
-        if (!is_complex) {
-          re.push_back(load_float(dt, p));
-        } else if (dt.itemsize() == 8) {
-          re.push_back(load<std::complex<float>>(p).real());
-          im.push_back(load<std::complex<float>>(p).imag());
-        } else {
-          re.push_back(load<std::complex<double>>(p).real());
-          im.push_back(load<std::complex<double>>(p).imag());
-        }
-      }
-      real_.emplace(re, single, false);
-      if (is_complex) imag_.emplace(im, single, true);
-    } else if (dt.kind() == Kind::Int || dt.kind() == Kind::UInt) {
-      for (const std::byte* p : shown) width_ = std::max(width_, integer_text(dt, p).size());
-    }
-  }
-
-  std::string text() {
-    if (a_.size() == 0) return "[]";
-    return collapse_whitespace(print(0, view_.data()));
-  }
-
- private:
-  void collect(std::size_t axis, const std::byte* p, std::vector<const std::byte*>& out) {
-    if (axis == view_.ndim()) {
-      out.push_back(p);
-      return;
-    }
-    for (std::size_t i : shown_indices(view_.shape()[axis], summarize_))
-      if (i != SIZE_MAX) collect(axis + 1, p + static_cast<std::int64_t>(i) * view_.strides()[axis], out);
-  }
-
-  std::string element(const std::byte* p) const {
-    const DType& dt = a_.dtype();
-    switch (dt.kind()) {
-      case Kind::Bool: return p[0] != std::byte{0} ? " True" : "False";
-      case Kind::Int:
-      case Kind::UInt: {
-        std::string s = integer_text(dt, p);
-        return std::string(width_ - s.size(), ' ') + s;
-      }
-      case Kind::Float: return (*real_)(load_float(dt, p));
-      case Kind::Complex:
-        if (dt.itemsize() == 8) {
-          const auto c = load<std::complex<float>>(p);
-          return (*real_)(c.real()) + (*imag_)(c.imag()) + "j";
-        } else {
-          const auto c = load<std::complex<double>>(p);
-          return (*real_)(c.real()) + (*imag_)(c.imag()) + "j";
-        }
-      case Kind::Bytes:
-      case Kind::Unicode: return scalar_repr(dt, p, false);
-    }
-    return "?";
-  }
-
-  std::string print(std::size_t axis, const std::byte* p) const {
-    std::string out = "[";
-    const char* sep = "";
-    for (std::size_t i : shown_indices(view_.shape()[axis], summarize_)) {
-      out += sep;
-      sep = " ";
-      if (i == SIZE_MAX) {
-        out += "...";
-        continue;
-      }
-      const std::byte* q = p + static_cast<std::int64_t>(i) * view_.strides()[axis];
-      out += axis + 1 == view_.ndim() ? element(q) : print(axis + 1, q);
-    }
-    return out + "]";
-  }
-
-  const Array& a_;
-  ArrayView view_;
-  bool summarize_;
-  std::size_t width_ = 0;
-  std::optional<FloatFormat> real_, imag_;
-};
-
 }  // namespace
 
 std::string float_repr(double value, bool single) { return python_float(value, single, true); }
@@ -447,28 +239,48 @@ void for_each_element(const ArrayView& view, const std::function<void(const std:
 }
 
 std::string preview(const Array& value, std::size_t limit) {
+  // The elements of a small array, or the first and last three of a larger
+  // one, in C order; the shape first when there are two axes or more.
+  Array native = Array::uninitialized(value.dtype(), value.shape(), value.fortran_order());
+  if (value.nbytes() > 0) std::memcpy(native.mutable_bytes(), value.bytes(), value.nbytes());
+  native.to_native_byte_order();
   std::string text;
-  if (value.ndim() == 0) {
-    // The binding returns text attributes as str, other 0-d values as numpy
-    // scalars: listing.preview() shows repr() of the first, .item() of the rest.
-    text = collapse_whitespace(scalar_repr(value.dtype(), value.bytes(), true));
+  if (native.ndim() == 0) {
+    text = element_repr(native.dtype(), native.bytes());
   } else {
-    text = ArrayPrinter(value).text();
-  }
-  if (text.size() <= limit) return text;
-  // Python counts characters, not bytes: cut at a code point boundary.
-  std::size_t chars = 0, cut = 0;
-  for (std::size_t i = 0; i < text.size(); ++i)
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++chars;
-  if (chars <= limit) return text;
-  chars = 0;
-  for (cut = 0; cut < text.size(); ++cut) {
-    if ((static_cast<unsigned char>(text[cut]) & 0xC0) != 0x80) {
-      if (chars == limit - 3) break;
-      ++chars;
+    constexpr std::uint64_t edge = 3;
+    const bool summarize = native.size() > 2 * edge + 2;
+    std::uint64_t index = 0;
+    for_each_element(native.view(), [&](const std::byte* element) {
+      if (!summarize || index < edge || index >= native.size() - edge) {
+        text += (text.empty() ? "" : " ") + element_repr(native.dtype(), element);
+      } else if (index == edge) {
+        text += " ...";
+      }
+      ++index;
+    });
+    text = "[" + text + "]";
+    if (native.ndim() > 1) {
+      std::string shape;
+      for (const std::uint64_t n : native.shape()) shape += (shape.empty() ? "" : ", ") + std::to_string(n);
+      text = "(" + shape + ") " + text;
     }
   }
-  return text.substr(0, cut) + "...";
+  for (char& c : text)
+    if (c == '\n' || c == '\t' || c == '\r') c = ' ';
+  // Cut at a character (code point) boundary.
+  std::size_t chars = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if ((static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) continue;
+    if (++chars > limit) {
+      std::size_t cut = 0;
+      for (std::size_t kept = 0; cut < text.size(); ++cut) {
+        if ((static_cast<unsigned char>(text[cut]) & 0xC0) != 0x80 && kept++ == limit - 3) break;
+      }
+      return text.substr(0, cut) + "...";
+    }
+  }
+  return text;
 }
 
 }  // namespace ndbridge::tools

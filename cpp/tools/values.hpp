@@ -1,8 +1,7 @@
 #pragma once
 
 // Elements of an ndbridge::Array as text: the way `ndbridge-cat` prints
-// values, and the one-line previews `ndbridge ls` shows for attributes
-// (numpy's str()/array2string conventions, so both tools print the same).
+// values, and the one-line previews `ndbridge-ls` shows for attributes.
 
 #include <cstddef>
 #include <cstdint>
@@ -25,11 +24,9 @@ std::string element_repr(const DType& dtype, const std::byte* element);
 /// Calls `visit(element)` for every element of `view` in C order.
 void for_each_element(const ArrayView& view, const std::function<void(const std::byte*)>& visit);
 
-/// A one-line preview of at most `limit` characters, exactly as
-/// ndbridge.listing.preview() renders the numpy array the Python binding
-/// returns for `value` (native byte order): repr() of text and
-/// str(value.item()) of other 0-d arrays, np.array2string(threshold=8, edgeitems=3) otherwise, whitespace
-/// collapsed.
+/// A one-line preview of at most `limit` characters: one element as
+/// element_repr() writes it, or "[a b c ... x y z]" (the shape first for two
+/// axes or more), in any byte order.
 std::string preview(const Array& value, std::size_t limit = 60);
 
 }  // namespace ndbridge::tools

@@ -2,6 +2,7 @@
 // maps exceptions, nothing more; the documented API is ndbridge.cpp.
 #include <pybind11/pybind11.h>
 
+#include "describe.hpp"
 #include "errors.hpp"
 #include "h5.hpp"
 #include "ndbridge/dtype.hpp"
@@ -22,6 +23,7 @@ PYBIND11_MODULE(_core, m) {
 #if NDBRIDGE_WITH_HDF5
   ndbridge::python::register_h5(m);
 #endif
+  ndbridge::python::register_describe(m);
   m.attr("with_hdf5") = static_cast<bool>(NDBRIDGE_WITH_HDF5);
   m.def(
       "canonical_descr",

@@ -1,8 +1,8 @@
 """Which kind of array file a path holds, and access to single .npz members.
 
-Shared by ``ls``, ``convert``, ``verify`` and ``load``. The format is told by
-the file's first bytes, never by its suffix: a ``.h5`` that is really an .npy
-file is read as what it is.
+Shared by ``convert``, ``verify`` and ``load``. The format is told by the
+file's first bytes, never by its suffix (the C++ library tells it): a ``.h5``
+that is really an .npy file is read as what it is.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Union
 
+from . import cpp
 from ._errors import FormatError, NotFoundError, UnsupportedError, UsageError, file_error
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -26,9 +27,6 @@ NPY = "npy"
 NPZ = "npz"
 HDF5 = "hdf5"
 
-_NPY_MAGIC = b"\x93NUMPY"
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
-_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _COPY_BLOCK = 1 << 20
 
 
@@ -64,30 +62,13 @@ def os_error(path: PathLike, exc: BaseException) -> Exception:
 
 
 def detect_format(path: PathLike) -> str:
-    """``"npy"``, ``"npz"`` or ``"hdf5"``, told by the file's magic bytes.
+    """``"npy"``, ``"npz"`` or ``"hdf5"``, told by the file's magic bytes (C++'s
+    :func:`ndbridge.cpp.detect_format`).
 
-    HDF5's signature may sit at offset 0, 512, 1024, 2048... (a user block
-    precedes it). Raises FormatError for anything else and FileError when the
-    file cannot be read.
+    Raises FormatError for anything else and FileError when the file cannot
+    be read.
     """
-    try:
-        with open(path, "rb") as f:
-            head = f.read(8)
-            if head.startswith(_NPY_MAGIC):
-                return NPY
-            if head[:4] in _ZIP_MAGICS:
-                return NPZ
-            size = os.fstat(f.fileno()).st_size
-            offset = 0
-            while offset + len(_HDF5_MAGIC) <= size:
-                f.seek(offset)
-                if f.read(len(_HDF5_MAGIC)) == _HDF5_MAGIC:
-                    return HDF5
-                offset = 512 if offset == 0 else offset * 2
-    except OSError as exc:
-        raise os_error(path, exc) from None
-    what = "it is empty" if not head else f"it starts with {head!r}"
-    raise FormatError(f"{quoted(path)}: not an .npy, .npz or HDF5 file ({what})")
+    return cpp.detect_format(path)
 
 
 def _open_zip(path: PathLike) -> zipfile.ZipFile:

@@ -34,6 +34,8 @@ __all__ = [
     "NpyReader",
     "NpzReader",
     "Rows",
+    "describe",
+    "detect_format",
     "hdf5_version",
     "list_h5",
     "list_npz",
@@ -90,6 +92,48 @@ def _absolute(path: PathLike) -> str:
     # Readers pickle as their path, reopened in the receiving process: that
     # process may have another working directory.
     return os.path.abspath(os.fspath(path))
+
+
+def detect_format(path: PathLike) -> str:
+    """``"npy"``, ``"npz"`` or ``"hdf5"``: the format of ``path``, told by its first bytes.
+
+    The suffix plays no part. HDF5's signature is found at offset 0 or after
+    a user block (512, 1024, 2048... bytes). Raises FormatError for any other
+    file and FileError (an OSError) when it cannot be read.
+    """
+    return _core.detect_format(path)
+
+
+def describe(path: PathLike) -> dict[str, Any]:
+    """What is inside an .npy, .npz or HDF5 file, as the C++ library reads it.
+
+    The arrays are not read; HDF5 attribute values are. Returns
+    ``{"path", "format", "size", "entries"}``, ``entries`` in file order (the
+    .npy file's array, the .npz members, or the HDF5 objects depth first from
+    ``"/"``), each a dict with
+
+    - ``name``: the HDF5 path, the .npz member name, None for an .npy file;
+    - ``kind``: ``"array"``, ``"group"``, ``"datatype"`` or ``"other"``;
+    - ``dtype`` (numpy's type string, None when the type has no fixed dtype
+      or is not read), ``shape`` (a tuple; None for HDF5's null dataspace);
+    - ``readable`` (arrays: whether ndbridge reads it, else None) and
+      ``unreadable_reason`` (why not, else None);
+    - ``type``: HDF5's description of the type, else None;
+    - ``fortran_order`` (.npy data), ``layout`` and ``chunks`` (HDF5), None
+      where they do not apply; ``filters``: a list, ``["deflate"]`` for a
+      compressed .npz member;
+    - ``stored_bytes`` (bytes in the file, .npy and .npz) and ``nbytes``
+      (bytes in memory), None when unknown;
+    - ``virtual_sources``: one ``{"file", "dataset", "found"}`` per mapping
+      of a virtual dataset, ``found`` None when the file is missing;
+    - ``error``: why libhdf5 cannot open the object, else None;
+    - ``attributes``: ``{name: {"value", "unreadable_reason"}}``, ``value`` a
+      numpy array (0-d for a scalar) or None when ndbridge does not read it.
+
+    Raises FormatError for files that are not .npy, .npz or HDF5 (or are
+    malformed) and FileError when the file cannot be read.
+    """
+    return _core.describe(path)
 
 
 def read_npy(path: PathLike, *, mmap: bool = False, rows: Rows = None) -> np.ndarray:

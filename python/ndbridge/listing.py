@@ -1,15 +1,17 @@
 """What is inside an .npy, .npz or HDF5 file, as the C++ reader sees it.
 
-:func:`describe` returns one JSON-ready document; :func:`format_listing`
-renders it as the text ``ndbridge ls`` prints. Everything comes from the C++
-library (``cpp.read_npy_header``, ``cpp.list_npz``, ``cpp.list_h5`` and
-``cpp.read_h5_attrs``), so the listing shows what C++ programs will read.
+The facts come from the C++ library (:func:`ndbridge.cpp.describe`), the
+same ones ``ndbridge-ls`` prints; this module renders them.
+:func:`describe` returns one JSON-ready document and :func:`format_listing`
+the text ``ndbridge ls`` prints.
 
-The document (``ndbridge ls --json``) has these keys, always all present:
+The document (``ndbridge ls --json``, and ``ndbridge-ls --json`` with the
+same keys and facts) has these keys, always all present:
 
 - ``path``: the file as given; ``format``: ``"npy"``, ``"npz"`` or ``"hdf5"``
   (told by the file's magic bytes, not its suffix); ``size``: the file's bytes;
-- ``entries``: a list, in file order (HDF5: sorted by path), of objects with
+- ``entries``: a list, in file order (HDF5: depth first from ``"/"``), of
+  objects with
   - ``name``: the HDF5 path (``"/g/x"``), the .npz member name without
     ``.npy``, or ``null`` for an .npy file's single array;
   - ``kind``: ``"array"`` (anything holding an array), ``"group"``,
@@ -18,174 +20,73 @@ The document (``ndbridge ls --json``) has these keys, always all present:
     reader has no numpy type for it (variable-length strings, which it reads
     as ``<U`` text, and types it cannot read);
   - ``shape``: a list of ints, ``null`` for non-arrays and HDF5 null dataspaces;
-  - ``readable``: whether the C++ reader reads it (``null`` for non-arrays);
+  - ``readable``: whether the C++ reader reads it (``null`` for non-arrays),
+    and ``unreadable_reason``: why not (else ``null``);
   - ``type``: a description of the element type (HDF5's, or ``null``);
   - ``fortran_order``: a bool for .npy data, ``null`` for HDF5;
-  - ``layout``: HDF5's ``"contiguous"``, ``"chunked"`` or ``"compact"``, else ``null``;
+  - ``layout``: HDF5's ``"contiguous"``, ``"chunked"``, ``"compact"`` or
+    ``"virtual"``, else ``null``;
   - ``chunks``: the HDF5 chunk shape as a list, else ``null``;
   - ``filters``: HDF5 filter names in pipeline order (``["shuffle", "gzip"]``),
     ``["deflate"]`` for a compressed .npz member, else ``[]``;
   - ``stored_bytes``: bytes the data occupies in the file when known
     (.npy data, .npz member), else ``null``;
   - ``nbytes``: bytes of the array in memory (``null`` when unknown);
-  - ``virtual_sources``: for an HDF5 virtual dataset (layout ``"virtual"``,
-    such as the master file of a sharded pack), one ``{"file", "dataset",
-    "found"}`` per mapping: the source file as stored (relative to the
-    file's folder), the dataset in it, and the file HDF5 reads, or ``null``
-    when it is missing; else ``[]``;
+  - ``virtual_sources``: for an HDF5 virtual dataset (such as the master
+    file of a sharded pack), one ``{"file", "dataset", "found"}`` per
+    mapping: the source file as stored (relative to the file's folder), the
+    dataset in it, and the file HDF5 reads, or ``null`` when it is missing;
+    else ``[]``;
   - ``error``: why libhdf5 cannot open this HDF5 object (a format version
     newer than it reads, a damaged header), else ``null``; ``dtype``,
     ``shape`` and ``type`` are then ``null`` and ``readable`` false;
   - ``attributes``: HDF5 attributes as ``{name: {"dtype", "shape", "preview"}}``
-    with a short text preview of the value (``{}`` elsewhere); when the
-    C++ reader cannot read an attribute (or any of a damaged object's),
-    ``dtype`` and ``shape`` are ``null`` and ``preview`` says why.
+    with a short text preview of the value (each tool writes its own; ``{}``
+    elsewhere); when the C++ reader cannot read an attribute, ``dtype`` and
+    ``shape`` are ``null`` and ``preview`` says why.
 """
 
 from __future__ import annotations
 
-import math
-import os
 from typing import Any
 
 import numpy as np
 
 from . import cpp
-from ._errors import Error
-from ._formats import HDF5, NPY, NPZ, PathLike, detect_format
+from ._formats import HDF5, NPY, NPZ, PathLike
 
 _PREVIEW_CHARS = 60
 
 
 def preview(value: Any, limit: int = _PREVIEW_CHARS) -> str:
     """A one-line text preview of a value, at most ``limit`` characters."""
-    if isinstance(value, np.ndarray) and value.ndim > 0:
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, np.ndarray):
         text = np.array2string(value, threshold=8, edgeitems=3, max_line_width=10**6)
     elif isinstance(value, (str, np.str_, bytes, np.bytes_)):
         text = repr(value.item() if isinstance(value, np.generic) else value)
     else:
-        text = str(value.item() if isinstance(value, (np.generic, np.ndarray)) else value)
+        text = str(value)  # numpy's own digits: a float32 shows as 3.14159
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _nbytes(dtype: str | None, shape: tuple[int, ...] | None) -> int | None:
-    if dtype is None or shape is None:
-        return None
-    return math.prod(shape) * np.dtype(dtype).itemsize
+def _attribute(info: dict[str, Any]) -> dict[str, Any]:
+    value = info["value"]
+    if value is None:
+        why = f"(not readable by ndbridge: {info['unreadable_reason']})"
+        return {"dtype": None, "shape": None, "preview": why}
+    return {"dtype": value.dtype.str, "shape": list(value.shape), "preview": preview(value)}
 
 
-def _entry(name: str | None, kind: str, **fields: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {
-        "name": name,
-        "kind": kind,
-        "dtype": None,
-        "shape": None,
-        "readable": None,
-        "type": None,
-        "fortran_order": None,
-        "layout": None,
-        "chunks": None,
-        "filters": [],
-        "stored_bytes": None,
-        "nbytes": None,
-        "virtual_sources": [],
-        "error": None,
-        "attributes": {},
-    }
-    entry.update(fields)
-    if entry["shape"] is not None:
-        entry["shape"] = list(entry["shape"])
-        entry["nbytes"] = _nbytes(entry["dtype"], tuple(entry["shape"]))
-    return entry
-
-
-def _npy_entries(path: PathLike) -> list[dict[str, Any]]:
-    header = cpp.read_npy_header(path)
-    return [
-        _entry(
-            None,
-            "array",
-            dtype=header["dtype"],
-            shape=header["shape"],
-            readable=True,
-            fortran_order=header["fortran_order"],
-            stored_bytes=header["data_bytes"],
-        )
-    ]
-
-
-def _npz_entries(path: PathLike) -> list[dict[str, Any]]:
-    return [
-        _entry(
-            member["name"],
-            "array",
-            dtype=member["dtype"],
-            shape=member["shape"],
-            readable=True,
-            fortran_order=member["fortran_order"],
-            filters=["deflate"] if member["compressed"] else [],
-            stored_bytes=member["compressed_size"],
-        )
-        for member in cpp.list_npz(path)
-    ]
-
-
-def _attributes(
-    path: PathLike, obj: str, names: list[str], unreadable: dict[str, str]
-) -> dict[str, dict[str, Any]]:
-    if not names:
-        return {}
-    try:
-        values = cpp.read_h5_attrs(path, obj)
-    except Error as exc:
-        why = f"(not readable by ndbridge: {exc})"
-        return {name: {"dtype": None, "shape": None, "preview": why} for name in names}
-    out = {}
-    for name in names:
-        if name not in values:
-            why = f"(not readable by ndbridge: {unreadable.get(name, 'unknown reason')})"
-            out[name] = {"dtype": None, "shape": None, "preview": why}
-            continue
-        value = np.asarray(values[name])
-        out[name] = {
-            "dtype": value.dtype.str,
-            "shape": list(value.shape),
-            "preview": preview(values[name]),
-        }
+def _entry(entry: dict[str, Any]) -> dict[str, Any]:
+    out = dict(entry)
+    for key in ("shape", "chunks"):
+        if out[key] is not None:
+            out[key] = list(out[key])
+    out["attributes"] = {name: _attribute(info) for name, info in entry["attributes"].items()}
     return out
-
-
-def _h5_entries(path: PathLike) -> list[dict[str, Any]]:
-    entries = []
-    for obj in cpp.list_h5(path):
-        if obj["error"] is not None:
-            kind = "array" if obj["kind"] == "dataset" else obj["kind"]
-            readable = False if kind == "array" else None
-            entries.append(_entry(obj["path"], kind, readable=readable, error=obj["error"]))
-            continue
-        attrs = _attributes(
-            path, obj["path"], list(obj["attributes"]), obj["unreadable_attributes"]
-        )
-        if obj["kind"] != "dataset":
-            entries.append(_entry(obj["path"], obj["kind"], type=obj.get("type"), attributes=attrs))
-            continue
-        entries.append(
-            _entry(
-                obj["path"],
-                "array",
-                dtype=obj["dtype"],
-                shape=None if obj["null_dataspace"] else obj["shape"],
-                readable=obj["readable"],
-                type=obj["type"],
-                layout=obj["layout"],
-                chunks=None if obj["chunks"] is None else list(obj["chunks"]),
-                filters=list(obj["filters"]),
-                virtual_sources=[dict(s) for s in obj["virtual_sources"]],
-                attributes=attrs,
-            )
-        )
-    return entries
 
 
 def describe(path: PathLike) -> dict[str, Any]:
@@ -194,15 +95,9 @@ def describe(path: PathLike) -> dict[str, Any]:
     Raises FormatError for files that are not .npy, .npz or HDF5 (or are
     malformed), and FileError when the file cannot be read.
     """
-    fmt = detect_format(path)
-    read = {NPY: _npy_entries, NPZ: _npz_entries, HDF5: _h5_entries}[fmt]
-    entries = read(path)
-    return {
-        "path": os.fspath(path),
-        "format": fmt,
-        "size": os.path.getsize(path),
-        "entries": entries,
-    }
+    doc = cpp.describe(path)
+    doc["entries"] = [_entry(entry) for entry in doc["entries"]]
+    return doc
 
 
 def _human(size: int | None) -> str:

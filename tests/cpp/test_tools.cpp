@@ -2,7 +2,7 @@
 // The fixtures are written at test time by ndbridge's own writers
 // (write_npy, H5Writer): the tools must work on a machine without Python,
 // so their tests need none. (tests/python/test_cpp_tools.py checks, where
-// the Python package is at hand, that both `ls` tools print the same.)
+// the Python package is at hand, that both `ls` tools give the same facts.)
 
 #include <gtest/gtest.h>
 
@@ -153,7 +153,7 @@ TEST_F(Tools, LsNpyJson) {
                        "\",\n  \"format\": \"npy\",\n  \"size\": 140,\n  \"entries\": [\n    {\n"
                        "      \"name\": null,\n      \"kind\": \"array\",\n      \"dtype\": \"<i2\",\n"
                        "      \"shape\": [\n        2,\n        3\n      ],\n"
-                       "      \"readable\": true,\n      \"type\": null,\n      \"fortran_order\": true,\n"
+                       "      \"readable\": true,\n      \"unreadable_reason\": null,\n      \"type\": null,\n      \"fortran_order\": true,\n"
                        "      \"layout\": null,\n      \"chunks\": null,\n      \"filters\": [],\n"
                        "      \"stored_bytes\": 12,\n      \"nbytes\": 12,\n"
                        "      \"virtual_sources\": [],\n      \"error\": null,\n"
@@ -246,7 +246,7 @@ TEST_F(Tools, LsHdf5Text) {
       "    flags    |b1    (2,)\n"
       "    sub/     group\n"
       "      f4     <f4    (2, 3)        chunks 2x3, lzf\n"
-      "        @scale = [ 0.5 2. 10. ]\n"
+      "        @scale = [0.5 2.0 10.0]\n"
       "    text     str    (2,)          variable-length UTF-8 string\n"
       "  images     |u1    (4, 2, 2, 3)  chunks 1x2x2x3, shuffle+gzip\n"
       "  labels     <i8    (4,)\n";
@@ -264,7 +264,7 @@ TEST_F(Tools, LsHdf5Json) {
            "\"layout\": \"chunked\",\n      \"chunks\": [\n        1,\n        2,\n        2,\n        3\n      ],\n"
            "      \"filters\": [\n        \"shuffle\",\n        \"gzip\"\n      ]",
            "\"scale\": {\n          \"dtype\": \"<f8\",\n          \"shape\": [\n            3\n          ],\n"
-           "          \"preview\": \"[ 0.5 2. 10. ]\"",
+           "          \"preview\": \"[0.5 2.0 10.0]\"",
            "\"name\": \"/grp\",\n      \"kind\": \"group\",\n      \"dtype\": null,\n      \"shape\": null",
            "\"nbytes\": 48",
        })

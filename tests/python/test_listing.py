@@ -13,11 +13,13 @@ import pytest
 import ndbridge
 from ndbridge import cpp
 from ndbridge.__main__ import main
+from ndbridge._formats import detect_format
 from ndbridge.listing import describe, preview
 
 ENTRY_KEYS = {
-    "name", "kind", "dtype", "shape", "readable", "type", "fortran_order", "layout",
-    "chunks", "filters", "stored_bytes", "nbytes", "virtual_sources", "error", "attributes",
+    "name", "kind", "dtype", "shape", "readable", "unreadable_reason", "type", "fortran_order",
+    "layout", "chunks", "filters", "stored_bytes", "nbytes", "virtual_sources", "error",
+    "attributes",
 }  # fmt: skip
 
 
@@ -89,6 +91,8 @@ def test_h5_json(sample_h5: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert by_name["/train/labels"]["filters"] == ["lzf"]
     assert by_name["/names"]["dtype"] is None and by_name["/names"]["readable"] is True
     assert by_name["/pairs"]["readable"] is False
+    assert "compound" in by_name["/pairs"]["unreadable_reason"]
+    assert by_name["/train/images"]["unreadable_reason"] is None
     assert by_name["/scalar"]["shape"] == []
 
 
@@ -132,6 +136,22 @@ def test_format_is_told_by_content_not_suffix(tmp_path: Path) -> None:
     doc = describe(tmp_path / "ub.dat")
     assert doc["format"] == "hdf5"
     assert [e["name"] for e in doc["entries"]] == ["/", "/x"]
+    np.savez(tmp_path / "z.npz", a=np.arange(3))
+    (tmp_path / "z.npz").rename(tmp_path / "z.bin")
+    for name, fmt in (("really_npy.h5", "npy"), ("ub.dat", "hdf5"), ("z.bin", "npz")):
+        assert cpp.detect_format(tmp_path / name) == detect_format(tmp_path / name) == fmt
+    (tmp_path / "x.txt").write_bytes(b"x")
+    with pytest.raises(ndbridge.FormatError, match="it starts with b'x'"):
+        cpp.detect_format(tmp_path / "x.txt")
+
+
+def test_cpp_describe_gives_attribute_values(sample_h5: Path) -> None:
+    entries = {e["name"]: e for e in cpp.describe(sample_h5)["entries"]}
+    mean = entries["/train/images"]["attributes"]["mean"]
+    np.testing.assert_array_equal(mean["value"], np.arange(20, dtype=np.float32))
+    assert mean["unreadable_reason"] is None
+    assert entries["/"]["attributes"]["title"]["value"][()] == "a sample"
+    assert entries["/train/images"]["shape"] == (8, 4, 4, 3)
 
 
 @pytest.mark.parametrize(
@@ -163,7 +183,8 @@ def test_truncated_h5(sample_h5: Path) -> None:
 
 def test_missing_file_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     status, _, err = ls([str(tmp_path / "none.h5")], capsys)
-    assert status == 1 and "none.h5': No such file or directory" in err
+    assert status == 1 and err.count("\n") == 1
+    assert "none.h5' for reading: No such file or directory" in err
     with pytest.raises(IsADirectoryError):
         describe(tmp_path)
 
