@@ -15,7 +15,7 @@ const char* format_name(FileFormat format) noexcept {
   switch (format) {
     case FileFormat::Npy: return "npy";
     case FileFormat::Npz: return "npz";
-    case FileFormat::Hdf5: return "hdf5";
+    case FileFormat::Hdf5: return "h5";
   }
   return "?";
 }

@@ -100,7 +100,7 @@ Array read_npz_target(const std::string& path, std::string member, const std::op
   const std::uint64_t n = shape[0];
   const std::uint64_t k = stop - start;
   shape[0] = k;
-  Array out = Array::uninitialized(array.dtype(), shape, array.fortran_order());
+  Array out = Array::uninitialized(array.dtype(), shape, array.order());
   if (out.nbytes() == 0) return out;
   const std::uint64_t item = array.dtype().itemsize();
   const std::uint64_t per_row = array.size() / n;  // elements in one row (n > 0 here)

@@ -241,7 +241,7 @@ void for_each_element(const ArrayView& view, const std::function<void(const std:
 std::string preview(const Array& value, std::size_t limit) {
   // The elements of a small array, or the first and last three of a larger
   // one, in C order; the shape first when there are two axes or more.
-  Array native = Array::uninitialized(value.dtype(), value.shape(), value.fortran_order());
+  Array native = Array::uninitialized(value.dtype(), value.shape(), value.order());
   if (value.nbytes() > 0) std::memcpy(native.mutable_bytes(), value.bytes(), value.nbytes());
   native.to_native_byte_order();
   std::string text;

@@ -25,7 +25,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 NPY = "npy"
 NPZ = "npz"
-HDF5 = "hdf5"
+HDF5 = "h5"
 
 _COPY_BLOCK = 1 << 20
 
@@ -62,7 +62,7 @@ def os_error(path: PathLike, exc: BaseException) -> Exception:
 
 
 def detect_format(path: PathLike) -> str:
-    """``"npy"``, ``"npz"`` or ``"hdf5"``, told by the file's magic bytes (C++'s
+    """``"npy"``, ``"npz"`` or ``"h5"``, told by the file's magic bytes (C++'s
     :func:`ndbridge.cpp.detect_format`).
 
     Raises FormatError for anything else and FileError when the file cannot

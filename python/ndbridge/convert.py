@@ -273,7 +273,7 @@ def convert(
     names the dataset an .npy becomes. ``compression`` ("gzip", "lzf" or
     "none"; gzip at ``gzip_level``) and ``shuffle`` apply to HDF5 outputs; .npz
     outputs take "gzip" (deflate) or "none". The output format is ``to``
-    ("npy", "npz" or "hdf5") or told by the suffix of ``out``; an .npy
+    ("npy", "npz" or "h5"; "hdf5" too) or told by the suffix of ``out``; an .npy
     output takes exactly one array. Raises ndbridge errors naming the file
     and the problem; never leaves a partial file under ``out``.
     """

@@ -95,7 +95,7 @@ def _absolute(path: PathLike) -> str:
 
 
 def detect_format(path: PathLike) -> str:
-    """``"npy"``, ``"npz"`` or ``"hdf5"``: the format of ``path``, told by its first bytes.
+    """``"npy"``, ``"npz"`` or ``"h5"``: the format of ``path``, told by its first bytes.
 
     The suffix plays no part. HDF5's signature is found at offset 0 or after
     a user block (512, 1024, 2048... bytes). Raises FormatError for any other

@@ -8,7 +8,7 @@ the text ``ndbridge ls`` prints.
 The document (``ndbridge ls --json``, and ``ndbridge-ls --json`` with the
 same keys and facts) has these keys, always all present:
 
-- ``path``: the file as given; ``format``: ``"npy"``, ``"npz"`` or ``"hdf5"``
+- ``path``: the file as given; ``format``: ``"npy"``, ``"npz"`` or ``"h5"``
   (told by the file's magic bytes, not its suffix); ``size``: the file's bytes;
 - ``entries``: a list, in file order (HDF5: depth first from ``"/"``), of
   objects with

@@ -46,7 +46,7 @@ TEST_F(Describe, DetectsFormatsByContentNotSuffix) {
   EXPECT_EQ(ndbridge::detect_format(path("z.bin")), FileFormat::Npz);
   write_bytes(path("empty.npz"), std::string("PK\x05\x06", 4) + std::string(18, '\0'));
   EXPECT_EQ(ndbridge::detect_format(path("empty.npz")), FileFormat::Npz);
-  EXPECT_STREQ(ndbridge::format_name(FileFormat::Hdf5), "hdf5");
+  EXPECT_STREQ(ndbridge::format_name(FileFormat::Hdf5), "h5");
 }
 
 TEST_F(Describe, FindsTheHdf5SignatureOnlyWhereHdf5PutsIt) {
@@ -80,7 +80,7 @@ TEST_F(Describe, RefusesOtherFilesNamingThem) {
 
 TEST_F(Describe, Npy) {
   ndbridge::write_npy(path("f.npy"),
-                      ArrayView::contiguous(kValues.data(), DType::of<std::int32_t>(), {3, 2}, true));
+                      ArrayView::contiguous(kValues.data(), DType::of<std::int32_t>(), {3, 2}, ndbridge::MemoryOrder::Fortran));
   const ndbridge::FileDescription d = ndbridge::describe(path("f.npy"));
   EXPECT_EQ(d.format, FileFormat::Npy);
   EXPECT_EQ(d.size, std::filesystem::file_size(path("f.npy")));
@@ -120,7 +120,7 @@ TEST_F(Describe, Hdf5) {
   {
     ndbridge::H5Writer w(path("d.h5"));
     ndbridge::H5DatasetOptions gzip;
-    gzip.compression = "gzip";
+    gzip.compression = ndbridge::H5Compression::Gzip;
     gzip.shuffle = true;
     gzip.chunks = ndbridge::Shape{1, 2};
     w.write("grp/x", ArrayView::contiguous(kValues.data(), DType::of<std::int32_t>(), {3, 2}), gzip);

@@ -86,7 +86,7 @@ class Tools : public ::testing::Test {
     // Fortran order: the 2x3 array [[1, 2, 3], [4, 5, 6]] stored by columns.
     const std::vector<std::int16_t> fortran = {1, 4, 2, 5, 3, 6};
     ndbridge::write_npy(path("fortran.npy"),
-                        ArrayView::contiguous(fortran.data(), DType::of<std::int16_t>(), {2, 3}, true));
+                        ArrayView::contiguous(fortran.data(), DType::of<std::int16_t>(), {2, 3}, ndbridge::MemoryOrder::Fortran));
     const double scalar = 3.25;
     ndbridge::write_npy(path("scalar.npy"), ArrayView::contiguous(&scalar, DType::of<double>(), {}));
     ndbridge::write_npy(path("empty.npy"), ArrayView::contiguous(f4.data(), DType::of<float>(), {0, 3}));
@@ -109,14 +109,14 @@ class Tools : public ::testing::Test {
     std::vector<std::uint8_t> images(4 * 2 * 2 * 3);
     for (std::size_t i = 0; i < images.size(); ++i) images[i] = static_cast<std::uint8_t>(i);
     ndbridge::H5DatasetOptions gzip;
-    gzip.compression = "gzip";
+    gzip.compression = ndbridge::H5Compression::Gzip;
     gzip.shuffle = true;
     gzip.chunks = Shape{1, 2, 2, 3};
     w.write("images", ArrayView::contiguous(images.data(), DType::of<std::uint8_t>(), {4, 2, 2, 3}), gzip);
     const std::vector<std::int64_t> labels = {0, 1, 1, 0};
     w.write("labels", ArrayView::contiguous(labels.data(), DType::of<std::int64_t>(), {4}));
     ndbridge::H5DatasetOptions lzf;
-    lzf.compression = "lzf";
+    lzf.compression = ndbridge::H5Compression::Lzf;
     w.write("grp/sub/f4", ArrayView::contiguous(f4.data(), DType::of<float>(), {2, 3}), lzf);
     w.write("grp/flags", ArrayView::contiguous(flags, DType::of<bool>(), {2}));
     w.write("grp/complex", ArrayView::contiguous(c, DType::of<std::complex<double>>(), {2}));
@@ -215,7 +215,7 @@ TEST_F(Tools, Errors) {
 TEST_F(Tools, Npz) {
   const std::vector<std::int32_t> values = {1, 2, 3, 4, 5, 6};
   ndbridge::write_npz(path("pair.npz"),
-                      {{"m", ndbridge::ArrayView::contiguous(values.data(), ndbridge::DType::of<std::int32_t>(), {3, 2}, true)},
+                      {{"m", ndbridge::ArrayView::contiguous(values.data(), ndbridge::DType::of<std::int32_t>(), {3, 2}, ndbridge::MemoryOrder::Fortran)},
                        {"v", ndbridge::ArrayView::contiguous(values.data(), ndbridge::DType::of<std::int32_t>(), {6})}},
                       ndbridge::NpzCompression::Deflated);
   const Result listing = ls({path("pair.npz"), "--json"});
@@ -259,7 +259,7 @@ TEST_F(Tools, LsHdf5Json) {
   const Result r = ls({"--json", path("data.h5")});
   ASSERT_EQ(r.code, 0);
   for (const char* piece : {
-           "\"format\": \"hdf5\"",
+           "\"format\": \"h5\"",
            "\"name\": \"/grp/sub/f4\",\n      \"kind\": \"array\",\n      \"dtype\": \"<f4\"",
            "\"layout\": \"chunked\",\n      \"chunks\": [\n        1,\n        2,\n        2,\n        3\n      ],\n"
            "      \"filters\": [\n        \"shuffle\",\n        \"gzip\"\n      ]",

@@ -80,7 +80,7 @@ def test_json_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
         "input": str(src),
         "output": str(tmp_path / "x.h5"),
         "input_format": "npy",
-        "output_format": "hdf5",
+        "output_format": "h5",
         "arrays": [{"name": "x", "dtype": "|b1", "shape": [5]}],
     }
 

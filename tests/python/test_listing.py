@@ -74,7 +74,7 @@ def test_h5_json(sample_h5: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0
     doc = json.loads(out)
     assert set(doc) == {"path", "format", "size", "entries"}
-    assert doc["format"] == "hdf5" and doc["size"] == sample_h5.stat().st_size
+    assert doc["format"] == "h5" and doc["size"] == sample_h5.stat().st_size
     for entry in doc["entries"]:
         assert set(entry) == ENTRY_KEYS
     by_name = {e["name"]: e for e in doc["entries"]}
@@ -134,11 +134,11 @@ def test_format_is_told_by_content_not_suffix(tmp_path: Path) -> None:
     with h5py.File(tmp_path / "ub.dat", "w", libver="earliest", userblock_size=512) as f:
         f["x"] = np.arange(3)
     doc = describe(tmp_path / "ub.dat")
-    assert doc["format"] == "hdf5"
+    assert doc["format"] == "h5"
     assert [e["name"] for e in doc["entries"]] == ["/", "/x"]
     np.savez(tmp_path / "z.npz", a=np.arange(3))
     (tmp_path / "z.npz").rename(tmp_path / "z.bin")
-    for name, fmt in (("really_npy.h5", "npy"), ("ub.dat", "hdf5"), ("z.bin", "npz")):
+    for name, fmt in (("really_npy.h5", "npy"), ("ub.dat", "h5"), ("z.bin", "npz")):
         assert cpp.detect_format(tmp_path / name) == detect_format(tmp_path / name) == fmt
     (tmp_path / "x.txt").write_bytes(b"x")
     with pytest.raises(ndbridge.FormatError, match="it starts with b'x'"):

@@ -169,7 +169,7 @@ def test_json(h5_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert status == 0
     doc = json.loads(out)
     assert set(doc) == {"path", "format", "ok", "identical", "counts", "arrays"}
-    assert doc["ok"] is True and doc["format"] == "hdf5" and doc["counts"] == {"identical": 13}
+    assert doc["ok"] is True and doc["format"] == "h5" and doc["counts"] == {"identical": 13}
     first = doc["arrays"][0]
     assert set(first) == {"name", "dtype", "shape", "result", "detail"}
     null = next(a for a in doc["arrays"] if a["name"] == "/null")

@@ -14,7 +14,7 @@ enum class FileFormat {
   Hdf5,  ///< HDF5's signature at offset 0, 512, 1024, 2048... (after a user block)
 };
 
-/// "npy", "npz" or "hdf5": the names the listings and the Python package use.
+/// "npy", "npz" or "h5": the names the listings and the Python package use.
 const char* format_name(FileFormat format) noexcept;
 
 /// The format of `path`, told by its magic bytes. Throws FormatError naming
