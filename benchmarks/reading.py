@@ -223,7 +223,7 @@ def bench_batches(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any
     warm(p for s in arrays for p in s.files.values())
     rng = np.random.default_rng(42)
     rows: list[dict[str, Any]] = []
-    for stored, data in zip(arrays, (images, features)):
+    for stored, data in zip(arrays, (images, features), strict=True):
         n = stored.array_shape[0]
         for storage in ("h5-contiguous", "h5-gzip", "npy", "npz-stored", "npz-deflated"):
             variants = variants_for(stored, storage)

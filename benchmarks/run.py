@@ -226,7 +226,7 @@ class Bench:
             for fn in fns:
                 fn()
             for _ in range(self.repeat):
-                for fn, out in zip(fns, samples):
+                for fn, out in zip(fns, samples, strict=True):
                     start = time.perf_counter()
                     for _ in range(calls):
                         result = fn()
@@ -525,7 +525,7 @@ def markdown(rows: Sequence[Row], repeat: int, info: dict[str, Any]) -> str:
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
 
     def fmt(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+        return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=False)) + " |"
 
     lines = [fmt(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     lines += [fmt(line) for line in body]

@@ -191,24 +191,28 @@ Array Array::uninitialized(DType dtype, Shape shape, bool fortran_order) {
 }
 
 Array Array::uninitialized(DType dtype, Shape shape, MemoryOrder order) {
-  const bool fortran_order = order == MemoryOrder::Fortran;
   const std::uint64_t count = checked_element_count(shape, dtype.itemsize(), "new array");
   const std::uint64_t bytes = count * dtype.itemsize();
   if (bytes > std::numeric_limits<std::size_t>::max()) throw std::bad_alloc();
   auto storage = allocate_uninitialized(static_cast<std::size_t>(bytes));
   auto* data = static_cast<std::byte*>(const_cast<void*>(storage.get()));
-  return Array(dtype, std::move(shape), fortran_order, std::move(storage), data, true);
+  return Array(dtype, std::move(shape), order, std::move(storage), data, Access::Writable);
 }
 
-Array::Array(DType dtype, Shape shape, bool fortran_order, std::shared_ptr<const void> storage,
-             std::byte* data, bool writable)
+Array::Array(DType dtype, Shape shape, MemoryOrder order, std::shared_ptr<const void> storage,
+             std::byte* data, Access access)
     : dtype_(dtype),
       shape_(std::move(shape)),
-      fortran_order_(fortran_order),
+      fortran_order_(order == MemoryOrder::Fortran),
       size_(checked_element_count(shape_, dtype_.itemsize(), "array")),
       storage_(std::move(storage)),
       data_(data),
-      writable_(writable) {}
+      writable_(access == Access::Writable) {}
+
+Array::Array(DType dtype, Shape shape, bool fortran_order, std::shared_ptr<const void> storage,
+             std::byte* data, bool writable)
+    : Array(dtype, std::move(shape), fortran_order ? MemoryOrder::Fortran : MemoryOrder::C, std::move(storage),
+            data, writable ? Access::Writable : Access::ReadOnly) {}
 
 std::byte* Array::mutable_bytes() {
   if (!writable_) {

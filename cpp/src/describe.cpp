@@ -120,6 +120,7 @@ EntryDescription h5_entry(const H5File& file, const H5Object& o) {
   e.layout = o.layout;
   e.chunks = o.chunks;
   e.filters = o.filters;
+  e.stored_bytes = o.stored_bytes;
   for (const H5VirtualSource& s : o.virtual_sources) e.virtual_sources.push_back({s.file, s.dataset, s.found});
   return e;
 }

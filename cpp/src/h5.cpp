@@ -393,6 +393,9 @@ H5Object describe(hid_t object, const std::string& path, const std::string& file
     out.chunks = Shape(chunk, chunk + rank);
   }
   if (layout == H5D_VIRTUAL) out.virtual_sources = detail::virtual_sources(dcpl.get(), origin, what);
+  // Not for virtual datasets, whose data lies in other files, nor for
+  // variable-length types, whose file bytes are references into a heap.
+  if (layout != H5D_VIRTUAL && out.dtype && !out.null_dataspace) out.stored_bytes = H5Dget_storage_size(object);
   const std::vector<detail::PipelineFilter> pipeline = detail::filter_pipeline(dcpl.get(), what);
   for (const detail::PipelineFilter& f : pipeline) out.filters.push_back(filter_name(f.id, f.name));
   if (layout == H5D_CHUNKED && out.readable && !out.null_dataspace) {

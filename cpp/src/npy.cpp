@@ -103,7 +103,7 @@ Array map_npy(const std::filesystem::path& path) {
   detail::check_complete(src, h);
   auto mapping = detail::Mapping::map(file, *src.size());
   auto* data = const_cast<std::byte*>(mapping->data()) + h.data_offset;
-  return Array(h.dtype, h.shape, h.fortran_order, std::move(mapping), data, false);
+  return Array(h.dtype, h.shape, h.order(), std::move(mapping), data, Access::ReadOnly);
 }
 
 Array map_npy_rows(const std::filesystem::path& path, std::uint64_t start, std::uint64_t stop) {
@@ -121,7 +121,7 @@ Array map_npy_rows(const std::filesystem::path& path, std::uint64_t start, std::
   if (length == 0) return Array::uninitialized(h.dtype, shape, h.fortran_order ? MemoryOrder::Fortran : MemoryOrder::C);
   const std::uint64_t first = h.data_offset + start * row_bytes;
   auto mapping = detail::Mapping::map(file, first, length);
-  return Array(h.dtype, shape, h.fortran_order, mapping, mapping->at(first), false);
+  return Array(h.dtype, shape, h.order(), mapping, mapping->at(first), Access::ReadOnly);
 }
 
 Array read_npy_rows(const std::filesystem::path& path, RowIndices indices) {
@@ -181,7 +181,7 @@ Array NpyReader::read() const {
   const NpyHeader& h = impl_->header;
   if (impl_->mapping) {
     auto* data = impl_->mapping->at(h.data_offset);
-    return Array(h.dtype, h.shape, h.fortran_order, impl_->mapping, data, false);
+    return Array(h.dtype, h.shape, h.order(), impl_->mapping, data, Access::ReadOnly);
   }
   FileSource src(impl_->file);
   return detail::read_all(src, h, impl_->head);
@@ -204,7 +204,7 @@ Array NpyReader::read_rows(std::uint64_t start, std::uint64_t stop) const {
   }
   const std::uint64_t row_bytes = h.shape[0] == 0 ? 0 : h.data_bytes / h.shape[0];
   auto* data = impl_->mapping->at(h.data_offset + start * row_bytes);
-  return Array(h.dtype, shape, h.fortran_order, impl_->mapping, data, false);
+  return Array(h.dtype, shape, h.order(), impl_->mapping, data, Access::ReadOnly);
 }
 
 Array NpyReader::read_rows(RowIndices indices) const {
@@ -232,6 +232,11 @@ void NpyReader::read_rows_into(RowIndices indices, void* buffer, std::uint64_t s
 }
 
 std::string make_npy_header(const DType& dtype, const Shape& shape, bool fortran_order) {
+  return make_npy_header(dtype, shape, fortran_order ? MemoryOrder::Fortran : MemoryOrder::C);
+}
+
+std::string make_npy_header(const DType& dtype, const Shape& shape, MemoryOrder order) {
+  const bool fortran_order = order == MemoryOrder::Fortran;
   std::string dict = "{'descr': '" + dtype.descr() + "', 'fortran_order': " +
                      (fortran_order ? "True" : "False") + ", 'shape': " + shape_repr(shape) +
                      ", }";

@@ -28,6 +28,9 @@ constexpr std::string_view kSuffix = ".npy";
 // Deflate cannot do better than 1032:1 (a 258-byte match in two bits); a
 // member declaring more than that is lying, whatever the limit.
 constexpr std::uint64_t kMaxDeflateRatio = 1032;
+// extract() copies in blocks of this size: large enough that the per-call
+// costs vanish, small enough not to matter beside any array.
+constexpr std::uint64_t kExtractBlock = std::uint64_t{1} << 20;
 
 bool has_npy_suffix(std::string_view name) {
   return name.size() >= kSuffix.size() && name.substr(name.size() - kSuffix.size()) == kSuffix;
@@ -335,7 +338,30 @@ Array NpzReader::map(std::string_view name) const {
     throw FileError(impl_->file.name() + ": cannot map the archive into memory", ENOMEM);
   }
   auto* data = m->at(r.layout.base);
-  return Array(h.dtype, h.shape, h.fortran_order, impl_->mapped, data, false);
+  return Array(h.dtype, h.shape, h.order(), impl_->mapped, data, Access::ReadOnly);
+}
+
+void NpzReader::extract(std::string_view name, const std::filesystem::path& npy) const {
+  const detail::ZipEntry& e = impl_->find(name);
+  const auto src = impl_->open(e);
+  std::vector<std::byte> head;
+  // The header is checked (a member that is not an .npy file is not
+  // copied) and its bytes, read exactly, are the copy's first.
+  const NpyHeader h = impl_->header(*src, head, true, e);
+  detail::AtomicOutput out(npy);
+  out.file().write_all(head.data(), head.size());
+  std::vector<std::byte> block(static_cast<std::size_t>(std::min<std::uint64_t>(h.data_bytes, kExtractBlock)));
+  for (std::uint64_t at = h.data_offset; at < e.uncompressed_size;) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), e.uncompressed_size - at));
+    if (src->read_at(block.data(), n, at) != n) {
+      throw FormatError(impl_->label(e) + ": the member's data ends before its declared " +
+                        std::to_string(e.uncompressed_size) + " bytes");
+    }
+    out.file().write_all(block.data(), n);
+    at += n;
+  }
+  src->finish();
+  out.commit();
 }
 
 std::vector<NpzMember> list_npz(const std::filesystem::path& path) {

@@ -10,6 +10,12 @@ namespace py = pybind11;
 
 namespace ndbridge::python {
 
+py::str file_text(const std::string& text) {
+  PyObject* out = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "surrogateescape");
+  if (out == nullptr) throw py::error_already_set();
+  return py::reinterpret_steal<py::str>(out);
+}
+
 py::dtype numpy_dtype(const DType& dtype) {
   // np.dtype("<U7") etc.: numpy's own parser, not pybind11's buffer-format
   // one. Parsing costs about a microsecond, which small row reads notice, so

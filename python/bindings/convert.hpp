@@ -13,6 +13,12 @@ namespace ndbridge::python {
 /// How messages name a file: 'path', as the C++ library does.
 inline std::string quoted(const std::filesystem::path& path) { return "'" + path.string() + "'"; }
 
+/// Text read from a file (names, attribute words, libhdf5's messages) or a
+/// path: neither HDF5 nor zip nor Linux promises UTF-8, and a listing must
+/// not fail on a damaged or Latin-1 name. Undecodable bytes become lone
+/// surrogates, as os.fsdecode does, so os.fsencode gives the bytes back.
+pybind11::str file_text(const std::string& text);
+
 /// numpy's dtype for `dtype`, built by numpy from DType::descr() (the
 /// mapping has one home) and cached per descr.
 pybind11::dtype numpy_dtype(const DType& dtype);

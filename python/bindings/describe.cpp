@@ -18,14 +18,6 @@ namespace ndbridge::python {
 
 namespace {
 
-// Names read from a file need not be UTF-8: undecodable bytes become lone
-// surrogates, as os.fsdecode does, so describing never fails on them.
-py::str file_text(const std::string& text) {
-  PyObject* out = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "surrogateescape");
-  if (out == nullptr) throw py::error_already_set();
-  return py::reinterpret_steal<py::str>(out);
-}
-
 py::object text_or_none(const std::string& text) {
   return text.empty() ? py::object(py::none()) : py::object(file_text(text));
 }

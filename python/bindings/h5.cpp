@@ -34,15 +34,6 @@ py::object optional_shape(const std::optional<Shape>& shape) {
   return py::tuple(py::cast(*shape));
 }
 
-// Names and words read from a file: HDF5 does not promise UTF-8 (a damaged
-// or Latin-1 file has other bytes), and a listing must not fail on them.
-// Undecodable bytes become lone surrogates, as os.fsdecode does.
-py::str file_text(const std::string& text) {
-  PyObject* out = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "surrogateescape");
-  if (out == nullptr) throw py::error_already_set();
-  return py::reinterpret_steal<py::str>(out);
-}
-
 py::list file_texts(const std::vector<std::string>& texts) {
   py::list out;
   for (const std::string& text : texts) out.append(file_text(text));
@@ -83,7 +74,7 @@ py::dict to_dict(const H5Object& o) {
       py::dict entry;
       entry["file"] = file_text(source.file);
       entry["dataset"] = file_text(source.dataset);
-      entry["found"] = source.found.empty() ? py::object(py::none()) : py::object(py::str(source.found.string()));
+      entry["found"] = source.found.empty() ? py::object(py::none()) : py::object(file_text(source.found.string()));
       sources.append(entry);
     }
     d["virtual_sources"] = sources;
@@ -211,6 +202,14 @@ void register_h5(py::module_& m) {
            }),
            py::arg("path"))
       .def("list", [](OpenH5& f) { return list_objects(*f.use()); })
+      .def(
+          "__contains__",
+          [](OpenH5& f, const std::string& path) {
+            const auto file = f.use();
+            py::gil_scoped_release release;
+            return file->contains(path);
+          },
+          py::arg("path"))
       // rows= is parsed here rather than in Python: small row reads are a
       // hot path, and every Python frame costs a microsecond.
       .def(

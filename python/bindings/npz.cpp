@@ -24,7 +24,7 @@ py::list member_dicts(const std::vector<NpzMember>& members) {
   py::list out;
   for (const NpzMember& member : members) {
     py::dict d;
-    d["name"] = member.name;
+    d["name"] = file_text(member.name);
     d["dtype"] = member.dtype.descr();
     d["shape"] = py::tuple(py::cast(member.shape));
     d["fortran_order"] = member.fortran_order;
@@ -126,7 +126,14 @@ void register_npz(py::module_& m) {
              return std::make_unique<OpenNpz>(quoted(path), NpzReader(path, limits_of(max_bytes)));
            }),
            py::arg("path"), py::arg("max_bytes"))
-      .def("names", [](OpenNpz& r) { return r.use()->names(); })
+      .def("names",
+           [](OpenNpz& r) {
+             py::list out;
+             for (const std::string& name : r.use()->names()) out.append(file_text(name));
+             return out;
+           })
+      .def("__contains__", [](OpenNpz& r, const std::string& name) { return r.use()->contains(name); },
+           py::arg("name"))
       .def("members", [](OpenNpz& r) {
         const auto reader = r.use();
         const std::vector<NpzMember> members = [&] {
@@ -142,6 +149,14 @@ void register_npz(py::module_& m) {
             return read_member(*r.use(), name, asked, mmap, out, r.name());
           },
           py::arg("name"), py::arg("rows"), py::arg("mmap"), py::arg("out"))
+      .def(
+          "extract",
+          [](OpenNpz& r, const std::string& name, const std::filesystem::path& npy) {
+            const auto reader = r.use();
+            py::gil_scoped_release release;
+            reader->extract(name, npy);
+          },
+          py::arg("name"), py::arg("npy"))
       .def("close", [](OpenNpz& r) {
         py::gil_scoped_release release;
         r.close();

@@ -9,25 +9,20 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import tempfile
-import zipfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Union
 
 from . import cpp
-from ._errors import FormatError, NotFoundError, UnsupportedError, UsageError, file_error
+from ._errors import FormatError, UnsupportedError, UsageError, file_error
 
 PathLike = Union[str, "os.PathLike[str]"]
 
 NPY = "npy"
 NPZ = "npz"
 HDF5 = "h5"
-
-_COPY_BLOCK = 1 << 20
 
 
 def quoted(path: PathLike) -> str:
@@ -71,62 +66,37 @@ def detect_format(path: PathLike) -> str:
     return cpp.detect_format(path)
 
 
-def _open_zip(path: PathLike) -> zipfile.ZipFile:
-    try:
-        return zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
-        raise FormatError(f"{quoted(path)}: not a readable .npz archive: {exc}") from None
-    except OSError as exc:
-        raise os_error(path, exc) from None
-
-
 def npz_members(path: PathLike) -> list[str]:
     """The array names of an .npz archive (member names without ``.npy``), in order.
 
     Raises FormatError for a broken archive and UnsupportedError for members
     that are not .npy files.
     """
-    with _open_zip(path) as archive:
-        names = archive.namelist()
-    for name in names:
-        if not name.endswith(".npy"):
-            raise UnsupportedError(
-                f"{quoted(path)}: member '{name}' is not an .npy file, which ndbridge does not read"
-            )
-    return [name[: -len(".npy")] for name in names]
+    with cpp.NpzReader(path) as archive:
+        return [member["name"] for member in archive.members()]
 
 
 @contextmanager
 def npz_member_as_npy(path: PathLike, name: str, folder: PathLike | None = None) -> Iterator[Path]:
     """Copy one member of an .npz archive to a temporary .npy file and yield its path.
 
-    Only that member is read, in blocks of bounded size, with its CRC-32
-    checked; the copy is deleted on exit. ``folder`` is where the copy goes
-    (default: the system's temporary folder). Raises NotFoundError for a
-    missing member, FormatError for a corrupt one and UnsupportedError for an
-    encrypted one or an unknown compression method.
+    The C++ reader copies it (``NpzReader.extract``: blocks of bounded size,
+    header and CRC-32 checked), so its rows can then be read in any order
+    without inflating the member again; the copy is deleted on exit.
+    ``folder`` is where the copy goes (default: the system's temporary
+    folder). Raises NotFoundError for a missing member, FormatError for a
+    corrupt one and UnsupportedError for one ndbridge cannot decode.
     """
-    with _open_zip(path) as archive:
-        member = f"{name}.npy"
-        if member not in archive.NameToInfo:
-            available = ", ".join(n[: -len(".npy")] for n in archive.namelist()) or "none"
-            raise NotFoundError(f"{quoted(path)}: no member named '{name}' (members: {available})")
-        with tempfile.TemporaryDirectory(prefix=".ndbridge-", dir=folder) as tmp:
-            copy = Path(tmp) / "member.npy"
-            try:
-                with archive.open(member) as src, open(copy, "wb") as dst:
-                    shutil.copyfileobj(src, dst, _COPY_BLOCK)
-            except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-                raise FormatError(f"{quoted(path)}: member '{member}' is corrupt: {exc}") from None
-            except (NotImplementedError, RuntimeError) as exc:
-                # zipfile's words for unknown compression methods and encryption.
-                raise UnsupportedError(f"{quoted(path)}: member '{member}': {exc}") from None
-            try:
-                yield copy
-            except (FormatError, UnsupportedError, UsageError) as exc:
-                # Name the archive and member, not the temporary copy.
-                text = str(exc)
-                if quoted(copy) not in text:
-                    raise
-                where = f"{quoted(path)}: member '{member}'"
-                raise type(exc)(text.replace(quoted(copy), where)) from None
+    with tempfile.TemporaryDirectory(prefix=".ndbridge-", dir=folder) as tmp:
+        copy = Path(tmp) / "member.npy"
+        with cpp.NpzReader(path) as archive:
+            archive.extract(name, copy)
+        try:
+            yield copy
+        except (FormatError, UnsupportedError, UsageError) as exc:
+            # Name the archive and member, not the temporary copy.
+            text = str(exc)
+            if quoted(copy) not in text:
+                raise
+            where = f"{quoted(path)}: member '{name}.npy'"
+            raise type(exc)(text.replace(quoted(copy), where)) from None

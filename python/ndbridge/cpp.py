@@ -122,7 +122,8 @@ def describe(path: PathLike) -> dict[str, Any]:
     - ``fortran_order`` (.npy data), ``layout`` and ``chunks`` (HDF5), None
       where they do not apply; ``filters``: a list, ``["deflate"]`` for a
       compressed .npz member;
-    - ``stored_bytes`` (bytes in the file, .npy and .npz) and ``nbytes``
+    - ``stored_bytes`` (bytes in the file: .npy data, .npz members, HDF5
+      datasets of a fixed-size dtype after filters) and ``nbytes``
       (bytes in memory), None when unknown;
     - ``virtual_sources``: one ``{"file", "dataset", "found"}`` per mapping
       of a virtual dataset, ``found`` None when the file is missing;
@@ -336,7 +337,8 @@ class H5File(_ClosedOnExit, _core.H5File):
     dataset or some of its rows, as ``read_h5`` does (it is the C++ method
     itself: no Python in between); with ``out``, a writable C-contiguous
     numpy array of exactly the result's dtype and shape, it reads into that
-    array and returns it.
+    array and returns it. ``"name" in file`` says whether a group, dataset
+    or named type of that path can be opened.
 
     Threads may share one file, and their reads run in parallel (compressed
     chunks are inflated outside libhdf5's lock). ``close()`` waits for reads
@@ -402,7 +404,8 @@ def _reopen_npy(path: str, mmap: bool) -> NpyReader:
 class NpzReader(_ClosedOnExit, _core.NpzReader):
     """An .npz archive opened once for reads of single members, with no temporary files.
 
-    ``names()`` lists the members (as ``numpy.load(path).files``),
+    ``names()`` lists the members (as ``numpy.load(path).files``; ``name in
+    archive`` asks for one),
     ``members()`` describes them as ``list_npz`` does, and
     ``read(name, *, rows=None, mmap=False, out=None)`` reads one member, or
     some of its rows (``rows`` as for ``read_npy``), straight from the
@@ -411,7 +414,10 @@ class NpzReader(_ClosedOnExit, _core.NpzReader):
     asked for. ``mmap=True`` returns a stored member (or a ``(start, stop)``
     range of it) as a read-only view of that map; a deflated member cannot
     be mapped (UsageError). A whole-member read checks the CRC-32; row reads
-    cannot (they do not read every byte). ``max_bytes`` bounds what deflated
+    cannot (they do not read every byte). ``extract(name, npy)`` copies one
+    member, checked, to an .npy file (written under a temporary name and
+    renamed): a large deflated member is then read by rows from that file
+    without being inflated again for each read. ``max_bytes`` bounds what deflated
     members may inflate to, as for ``read_npz``. Every failure is an
     ``ndbridge.Error`` naming the archive and member. Threads may share a
     reader; it pickles as its path and options.

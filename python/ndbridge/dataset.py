@@ -232,7 +232,7 @@ class Dataset:
         if self._labels_array is None:
             return [self._sample(row) for row in batch]
         rows, labels = batch
-        return [self._sample(row, label) for row, label in zip(rows, labels)]
+        return [self._sample(row, label) for row, label in zip(rows, labels, strict=True)]
 
     def batch(self, indices: Index, *, out: np.ndarray | None = None) -> Any:
         """The rows at ``indices`` as one array, untransformed, read in one call.

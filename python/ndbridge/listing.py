@@ -30,7 +30,8 @@ same keys and facts) has these keys, always all present:
   - ``filters``: HDF5 filter names in pipeline order (``["shuffle", "gzip"]``),
     ``["deflate"]`` for a compressed .npz member, else ``[]``;
   - ``stored_bytes``: bytes the data occupies in the file when known
-    (.npy data, .npz member), else ``null``;
+    (.npy data, .npz member, HDF5 dataset of a fixed-size dtype after
+    filters), else ``null``;
   - ``nbytes``: bytes of the array in memory (``null`` when unknown);
   - ``virtual_sources``: for an HDF5 virtual dataset (such as the master
     file of a sharded pack), one ``{"file", "dataset", "found"}`` per
@@ -202,7 +203,9 @@ def format_listing(doc: dict[str, Any]) -> str:
         ]
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
     for index, row in enumerate(rows):
-        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[3]
+        # row[3], the last cell, is not padded.
+        cells = zip(row, widths, strict=False)
+        line = "  ".join(cell.ljust(width) for cell, width in cells) + "  " + row[3]
         lines.append(line.rstrip())
         lines.extend(notes[index])
     return "\n".join(lines)

@@ -268,7 +268,11 @@ def format_report(report: VerifyReport) -> str:
         shape = "?" if a.shape is None else str(tuple(a.shape))
         rows.append((a.name or "(array)", a.dtype or "?", shape, result))
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[3] for row in rows]
+    # The last cell, row[3], is not padded.
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3]
+        for row in rows
+    ]
     counts = report.counts()
     summary = ", ".join(f"{n} {result}" for result, n in sorted(counts.items())) or "no arrays"
     if report.identical:

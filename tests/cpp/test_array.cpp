@@ -3,11 +3,13 @@
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
 
 #include "ndbridge/array.hpp"
+#include "ndbridge/npy.hpp"
 
 using ndbridge::Array;
 using ndbridge::ArrayView;
@@ -150,5 +152,27 @@ TEST(Array, DeprecatedBoolOrderStillWorks) {
   EXPECT_TRUE(Array::uninitialized(f4, {3, 4}, true).fortran_order());
   EXPECT_EQ(Array::uninitialized(f4, {3, 4}, true).order(), ndbridge::MemoryOrder::Fortran);
   EXPECT_FALSE(Array::uninitialized(f4, {3, 4}, false).fortran_order());
+  EXPECT_EQ(ndbridge::make_npy_header(f4, {3, 4}, true), ndbridge::make_npy_header(f4, {3, 4}, ndbridge::MemoryOrder::Fortran));
+  EXPECT_EQ(ndbridge::make_npy_header(f4, {3, 4}, false), ndbridge::make_npy_header(f4, {3, 4}));
+  auto storage = std::make_shared<std::vector<float>>(12);
+  auto* bytes = reinterpret_cast<std::byte*>(storage->data());
+  const Array lent(f4, {3, 4}, true, storage, bytes, false);
+  EXPECT_EQ(lent.order(), ndbridge::MemoryOrder::Fortran);
+  EXPECT_FALSE(lent.writable());
+  EXPECT_TRUE(Array(f4, {3, 4}, false, storage, bytes, true).writable());
 }
 #pragma GCC diagnostic pop
+
+TEST(Array, TakesOverStorageItIsLent) {
+  auto storage = std::make_shared<std::vector<float>>(std::vector<float>{1, 2, 3, 4, 5, 6});
+  auto* bytes = reinterpret_cast<std::byte*>(storage->data());
+  Array array(DType::of<float>(), {2, 3}, ndbridge::MemoryOrder::C, storage, bytes, ndbridge::Access::Writable);
+  storage.reset();  // the array keeps the memory alive
+  array.mutable_data<float>()[5] = 60;
+  EXPECT_EQ(array.data<float>()[5], 60);
+  EXPECT_EQ(array.data<float>()[0], 1);
+  const Array view(DType::of<float>(), {2, 3}, ndbridge::MemoryOrder::C, std::make_shared<int>(0), bytes,
+                   ndbridge::Access::ReadOnly);
+  EXPECT_FALSE(view.writable());
+  EXPECT_THROW((void)const_cast<Array&>(view).mutable_data<float>(), ndbridge::UsageError);
+}

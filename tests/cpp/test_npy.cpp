@@ -35,7 +35,7 @@ std::vector<std::int32_t> iota(std::size_t n) {
 TEST_F(NpyTest, HeaderMatchesNumpySave) {
   // np.save of np.zeros((3, 4), '<f4'): header padded to 128 bytes with the
   // growth-axis spaces numpy adds.
-  const std::string h = ndbridge::make_npy_header(DType::from_descr("<f4"), {3, 4}, false);
+  const std::string h = ndbridge::make_npy_header(DType::from_descr("<f4"), {3, 4}, ndbridge::MemoryOrder::C);
   EXPECT_EQ(h.size(), 128u);
   EXPECT_EQ(h.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
   auto dict_of = [](const std::string& header, std::size_t n) { return header.substr(10, n); };
@@ -43,18 +43,18 @@ TEST_F(NpyTest, HeaderMatchesNumpySave) {
   EXPECT_EQ(dict_of(h, f4.size()), f4);
   EXPECT_EQ(h.back(), '\n');
   const std::string scalar = "{'descr': '|b1', 'fortran_order': False, 'shape': (), }";
-  EXPECT_EQ(dict_of(ndbridge::make_npy_header(DType::of<bool>(), {}, false), scalar.size() + 1),
+  EXPECT_EQ(dict_of(ndbridge::make_npy_header(DType::of<bool>(), {}, ndbridge::MemoryOrder::C), scalar.size() + 1),
             scalar + " ");  // no growth-axis padding for 0-d: just alignment
   const std::string one = "{'descr': '|b1', 'fortran_order': True, 'shape': (5,), }";
-  EXPECT_EQ(dict_of(ndbridge::make_npy_header(DType::of<bool>(), {5}, true), one.size()), one);
+  EXPECT_EQ(dict_of(ndbridge::make_npy_header(DType::of<bool>(), {5}, ndbridge::MemoryOrder::Fortran), one.size()), one);
 }
 
 TEST_F(NpyTest, BigHeadersUseVersionTwo) {
   const ndbridge::Shape many(60, 1);
-  EXPECT_EQ(ndbridge::make_npy_header(DType::of<float>(), many, false)[6], '\x01');
+  EXPECT_EQ(ndbridge::make_npy_header(DType::of<float>(), many)[6], '\x01');
   // Headers beyond 64 KiB need version 2.0; no plain dtype gets there, so
   // check the arithmetic on the boundary by shape length alone.
-  for (const auto& h : {ndbridge::make_npy_header(DType::of<float>(), many, false)}) {
+  for (const auto& h : {ndbridge::make_npy_header(DType::of<float>(), many)}) {
     EXPECT_EQ(h.size() % 64, 0u);
   }
 }

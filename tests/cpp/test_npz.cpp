@@ -207,6 +207,34 @@ TEST_P(NpzTest, CorruptionIsDetected) {
   }
 }
 
+TEST_P(NpzTest, ExtractWritesTheMemberAsAnNpyFile) {
+  // More than one copy block, so the copy loop runs more than once.
+  const auto ints = iota(700000);
+  const fs::path p = path("e.npz");
+  ndbridge::write_npz(p, {{"x", ArrayView::contiguous(ints.data(), DType::of<std::int32_t>(), {7000, 100})}},
+                      GetParam());
+  ndbridge::NpzLimits small;
+  small.max_inflated_bytes = 1000;  // not held in memory, so not limited
+  ndbridge::NpzReader(p, small).extract("x", path("x.npy"));
+  const Array copy = ndbridge::read_npy(path("x.npy"));
+  EXPECT_EQ(copy.shape(), (ndbridge::Shape{7000, 100}));
+  EXPECT_EQ(bytes_of(copy), bytes_of(ndbridge::NpzReader(p).read("x")));
+
+  EXPECT_THROW(ndbridge::NpzReader(p).extract("y", path("y.npy")), ndbridge::NotFoundError);
+  EXPECT_FALSE(fs::exists(path("y.npy")));
+
+  // A flipped byte in the data fails the CRC-32 (or the inflate), and no
+  // file is left under the name asked for, nor beside it.
+  std::string bad = read_bytes(p);
+  bad[bad.size() / 2] = static_cast<char>(bad[bad.size() / 2] ^ 0x55);
+  write_bytes(p, bad);
+  EXPECT_THROW(ndbridge::NpzReader(p).extract("x", path("bad.npy")), ndbridge::FormatError);
+  EXPECT_FALSE(fs::exists(path("bad.npy")));
+  std::size_t files = 0;
+  for (const auto& entry : fs::directory_iterator(dir_)) files += entry.is_regular_file() ? 1 : 0;
+  EXPECT_EQ(files, 2u);  // e.npz and x.npy
+}
+
 INSTANTIATE_TEST_SUITE_P(Compression, NpzTest,
                          ::testing::Values(NpzCompression::Stored, NpzCompression::Deflated),
                          [](const auto& info) {

@@ -105,7 +105,7 @@ def arrays(draw: st.DrawFn, min_dims: int = 0) -> np.ndarray:
     )
     # The smallest base from which stepping by `step` leaves `side` elements.
     base_shape = tuple(
-        (side - 1) * abs(step) + 1 if side else 0 for side, step in zip(shape, steps)
+        (side - 1) * abs(step) + 1 if side else 0 for side, step in zip(shape, steps, strict=True)
     )
     base = random_array(dtype, base_shape, seed, order=draw(st.sampled_from("CF")))
     # The leading Ellipsis keeps a 0-d result an array: base[()] would be a scalar.

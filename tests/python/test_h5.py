@@ -172,7 +172,7 @@ def in_memory_layout(arr: np.ndarray, layout: str) -> np.ndarray:
 
 def chunk_shape(shape: tuple[int, ...], divisors: list[int]) -> tuple[int, ...]:
     """A chunk shape for `shape`: each axis split in about `divisor` parts."""
-    return tuple(max(1, math.ceil(d / k)) for d, k in zip(shape, divisors))
+    return tuple(max(1, math.ceil(d / k)) for d, k in zip(shape, divisors, strict=False))
 
 
 def h5py_dataset(
@@ -859,7 +859,7 @@ def test_listing_matches_h5py(tmp_path: Path) -> None:
     expected = h5py_listing(path)
     actual = cpp.list_h5(path)
     assert [e["path"] for e in actual] == [e["path"] for e in expected]
-    for got, want in zip(actual, expected):
+    for got, want in zip(actual, expected, strict=True):
         assert {k: got[k] for k in want} == want
     by_path = {e["path"]: e for e in actual}
     assert by_path["/deep/er/gz"]["filters"] == ["shuffle", "gzip", "fletcher32"]
@@ -868,6 +868,20 @@ def test_listing_matches_h5py(tmp_path: Path) -> None:
     assert by_path["/small"]["layout"] == "compact"
     assert by_path["/text"]["type"] == "variable-length UTF-8 string"
     assert by_path["/flag"]["dtype"] == "|b1" and by_path["/flag"]["shape"] == ()
+
+
+def test_contains(tmp_path: Path) -> None:
+    path = tmp_path / "c.h5"
+    with h5py.File(path, "w") as f:
+        f["g/x"] = np.arange(3)
+        f["g"].attrs["a"] = 1
+        f["dangling"] = h5py.SoftLink("/nowhere")
+    with cpp.H5File(path) as file:
+        assert "g" in file and "/g/x" in file and "g/x" in file
+        assert "nope" not in file
+        assert "g/x/y" not in file  # a path through a dataset
+        assert "dangling" not in file  # a soft link to nothing
+        assert "a" not in file  # an attribute is not an object
 
 
 def test_listing_of_a_cpp_written_file(tmp_path: Path) -> None:
@@ -887,7 +901,7 @@ def test_listing_of_a_cpp_written_file(tmp_path: Path) -> None:
     expected = h5py_listing(path)
     actual = cpp.list_h5(path)
     assert [e["path"] for e in actual] == ["/", "/a", "/a/x", "/b"]
-    for got, want in zip(actual, expected):
+    for got, want in zip(actual, expected, strict=True):
         assert {k: got[k] for k in want} == want
     assert actual[2]["filters"] == ["shuffle", "lzf", "fletcher32"]
     assert actual[2]["attributes"] == ["n", "unit"]

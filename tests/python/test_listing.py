@@ -94,6 +94,13 @@ def test_h5_json(sample_h5: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "compound" in by_name["/pairs"]["unreadable_reason"]
     assert by_name["/train/images"]["unreadable_reason"] is None
     assert by_name["/scalar"]["shape"] == []
+    # Bytes in the file, as h5py's id.get_storage_size() counts them.
+    with h5py.File(sample_h5) as f:
+        for name in ("/train/images", "/train/labels", "/scalar"):
+            assert by_name[name]["stored_bytes"] == f[name].id.get_storage_size(), name
+    assert by_name["/train/images"]["stored_bytes"] < images["nbytes"]  # zeros compress
+    assert by_name["/scalar"]["stored_bytes"] == by_name["/scalar"]["nbytes"] == 8
+    assert by_name["/names"]["stored_bytes"] is None  # references into a heap, not the text
 
 
 def test_npy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -64,7 +64,7 @@ def assert_listing(path: Path, expected: dict[str, np.ndarray]) -> None:
     with zipfile.ZipFile(path) as z:
         infos = z.infolist()
     assert [m["name"] for m in listing] == list(expected)
-    for member, info, arr in zip(listing, infos, expected.values()):
+    for member, info, arr in zip(listing, infos, expected.values(), strict=True):
         assert member["dtype"] == arr.dtype.str
         assert member["shape"] == arr.shape
         assert member["fortran_order"] == numpy_fortran_order(arr)
@@ -251,6 +251,29 @@ def test_member_that_is_not_npy(tmp_path: Path) -> None:
             read(path)
         assert isinstance(info.value, ValueError)
         assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["stored", "deflated"])
+def test_extract_and_contains(tmp_path: Path, compress: bool) -> None:
+    big = np.arange(600_000, dtype=">i4").reshape(6000, 100)  # more than one copy block
+    path = tmp_path / "z.npz"
+    (np.savez_compressed if compress else np.savez)(path, big=big, small=np.float16(2.5))
+    with cpp.NpzReader(path) as archive:
+        assert "big" in archive and "small" in archive and "nope" not in archive
+        archive.extract("big", tmp_path / "big.npy")
+        with pytest.raises(ndbridge.NotFoundError, match=r"z\.npz.*'nope'"):
+            archive.extract("nope", tmp_path / "nope.npy")
+    copy = np.load(tmp_path / "big.npy")
+    assert copy.dtype == big.dtype and np.array_equal(copy, big)
+    assert not (tmp_path / "nope.npy").exists()
+
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside big's data
+    path.write_bytes(bytes(data))
+    corrupt = r"z\.npz' member 'big\.npy'"
+    with cpp.NpzReader(path) as archive, pytest.raises(ndbridge.FormatError, match=corrupt):
+        archive.extract("big", tmp_path / "bad.npy")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "z.npz"]
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,12 @@ enum class MemoryOrder {
   Fortran,  ///< column-major: the first index varies fastest
 };
 
+/// Whether an array's elements may be changed through it.
+enum class Access {
+  ReadOnly,  ///< a memory map of a file, or memory the caller must not have changed
+  Writable,  ///< memory the array owns or was lent for writing
+};
+
 /// A non-owning, read-only view of elements anywhere in memory, described by
 /// numpy's terms: dtype, shape and byte strides (which may be negative or
 /// zero). Writers take views so they can write strided data without a copy.
@@ -89,6 +95,11 @@ class Array {
 
   /// Takes over memory owned by `storage` (kept alive as long as the array);
   /// `data` points at the first element inside it.
+  Array(DType dtype, Shape shape, MemoryOrder order, std::shared_ptr<const void> storage,
+        std::byte* data, Access access);
+  /// Deprecated: `fortran_order` true is MemoryOrder::Fortran, `writable`
+  /// true Access::Writable.
+  [[deprecated("pass MemoryOrder and Access")]]
   Array(DType dtype, Shape shape, bool fortran_order, std::shared_ptr<const void> storage,
         std::byte* data, bool writable);
 

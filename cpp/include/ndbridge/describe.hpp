@@ -71,7 +71,8 @@ struct EntryDescription {
   /// "gzip", "lzf", "filter 32001 (blosc)"...) or "deflate" for a
   /// compressed .npz member.
   std::vector<std::string> filters;
-  /// Bytes the data takes in the file, where known (.npy data, .npz members).
+  /// Bytes the data takes in the file, where known: .npy data, .npz members
+  /// (compressed size), HDF5 datasets of a fixed-size dtype (after filters).
   std::optional<std::uint64_t> stored_bytes;
   /// Bytes of the array in memory, where the dtype and shape say it.
   std::optional<std::uint64_t> nbytes;

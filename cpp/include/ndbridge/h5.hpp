@@ -107,6 +107,10 @@ struct H5Object {
   std::vector<std::string> filters;
   /// Virtual datasets: every source mapping, in the order HDF5 stores them.
   std::vector<H5VirtualSource> virtual_sources;
+  /// Datasets of a fixed-size dtype, other than virtual ones: the bytes the
+  /// data takes in the file after filters (0 until written), as h5ls -v
+  /// reports it.
+  std::optional<std::uint64_t> stored_bytes;
   /// Names of the attributes attached to this object, in the order h5py
   /// lists them: creation order where the object tracks it, else by name.
   std::vector<std::string> attributes;

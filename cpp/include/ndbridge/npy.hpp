@@ -26,6 +26,9 @@ struct NpyHeader {
   int version_minor = 0;
   std::uint64_t data_offset = 0;  ///< bytes from the start of the file to the data
   std::uint64_t data_bytes = 0;   ///< element count times itemsize, overflow-checked
+
+  /// fortran_order as the MemoryOrder arrays take.
+  MemoryOrder order() const noexcept { return fortran_order ? MemoryOrder::Fortran : MemoryOrder::C; }
 };
 
 /// Reads and validates the header of an .npy file: magic, version, length,
@@ -138,6 +141,9 @@ class NpyReader {
 /// for an array of this dtype, shape and order, byte-identical to what
 /// `numpy.save` writes: the version is the oldest that holds the header and
 /// the data starts at a multiple of 64 bytes.
+std::string make_npy_header(const DType& dtype, const Shape& shape, MemoryOrder order = MemoryOrder::C);
+/// Deprecated: `fortran_order` true is MemoryOrder::Fortran.
+[[deprecated("pass MemoryOrder::Fortran or MemoryOrder::C")]]
 std::string make_npy_header(const DType& dtype, const Shape& shape, bool fortran_order);
 
 /// Writes `array` (contiguous or strided) as an .npy file. Contiguous data is

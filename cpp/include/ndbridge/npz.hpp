@@ -127,6 +127,15 @@ class NpzReader {
   /// for a deflated member, which has no bytes to map.
   Array map(std::string_view name) const;
 
+  /// Writes one member, byte for byte, as the .npy file `npy` (under a
+  /// temporary name, renamed into place when complete), copying in blocks of
+  /// bounded size and checking the header and the CRC-32. This is how to
+  /// read a large deflated member by rows without inflating it again for
+  /// every read: extract it once, then read the .npy file. The inflated-size
+  /// limit does not apply (nothing is held in memory). Throws NotFoundError,
+  /// what read() throws for the member, and FileError for `npy`.
+  void extract(std::string_view name, const std::filesystem::path& npy) const;
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

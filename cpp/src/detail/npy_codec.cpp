@@ -165,7 +165,8 @@ Array read_unsized(Source& src, const NpyHeader& h, const std::vector<std::byte>
 
 void write_npy_to(const ArrayView& array, const Sink& sink) {
   const bool fortran = array.is_f_contiguous() && !array.is_c_contiguous();
-  const std::string header = make_npy_header(array.dtype(), array.shape(), fortran);
+  const std::string header =
+      make_npy_header(array.dtype(), array.shape(), fortran ? MemoryOrder::Fortran : MemoryOrder::C);
   sink(header.data(), header.size());
   write_elements(array, sink);
 }

@@ -41,7 +41,7 @@ import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +214,7 @@ def merge(
     try:
         with h5py.File(partial, "w", libver="earliest") as f:
             f.attrs[packed.ATTR_VERSION] = __version__
-            f.attrs[packed.ATTR_CREATED] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            f.attrs[packed.ATTR_CREATED] = datetime.now(UTC).isoformat(timespec="seconds")
             for key, value in (attrs if attrs is not None else _common_attrs(shards)).items():
                 f.attrs[key] = value
             f.attrs[packed.ATTR_FORMAT] = packed.FORMAT

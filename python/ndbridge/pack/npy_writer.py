@@ -274,7 +274,7 @@ class NpySink:
         listed = [(p, r) for p, r in skipped], [(self.census.stored(p), r) for p, r in ignored]
         names = (packed.SKIPPED_PATHS, packed.SKIPPED_REASONS), (
             packed.IGNORED_PATHS, packed.IGNORED_REASONS)  # fmt: skip
-        for (paths, reasons), pairs in zip(names, listed):
+        for (paths, reasons), pairs in zip(names, listed, strict=True):
             for dataset, values in (
                 (paths, [p for p, _ in pairs]),
                 (reasons, [r for _, r in pairs]),

@@ -22,7 +22,7 @@ import struct
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,7 @@ def pack_items(
     workers = _threads_within_file_limit(job.threads(), notes)
     meta = {
         "ndbridge_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "source_root": str(job.root),
         "names": census.names,
         **(attrs or {}),

@@ -125,7 +125,7 @@ def iter_shards(
     items = sources(root, census.kind, census.classes)
     start = 0
     for index, length in enumerate(lengths):
-        taken = [item for _, item in zip(range(length), items)]
+        taken = [item for _, item in zip(range(length), items, strict=False)]
         if len(taken) != length:
             raise UsageError(
                 f"'{root}' changed while it was being planned: fewer files than counted"

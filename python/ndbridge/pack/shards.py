@@ -139,7 +139,8 @@ def completed_shard(spec: ShardSpec) -> ShardResult | None:
         ):
             return None
         with open_h5(spec.path) as f:
-            skipped = list(zip(f[SKIPPED_PATHS].asstr()[()], f[SKIPPED_REASONS].asstr()[()]))
+            paths, reasons = f[SKIPPED_PATHS].asstr()[()], f[SKIPPED_REASONS].asstr()[()]
+            skipped = list(zip(paths, reasons, strict=False))
     except (Error, OSError, KeyError):
         return None  # unfinished or damaged: pack it again
     dtype, shape = None, None
