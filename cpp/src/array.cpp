@@ -19,15 +19,11 @@ namespace {
 // Above this size a buffer comes straight from mmap with transparent huge
 // pages requested: the reader then takes one page fault per 2 MiB instead of
 // one per 4 KiB, which is most of what separates a fast full read from a slow
-// one. Below it the ordinary allocator is faster. Measured by first reads of
-// 512 MiB in fresh processes, taking turns with numpy.load (which asks for
-// huge pages too): on the development VM huge pages read in a median of
-// 55-110 ms, plain 4 KiB pages in 250-300 ms, numpy in 80-930 ms. Right
-// after another program has churned memory the host backs fresh huge pages
-// slowly and single reads take up to 1.5 s (plain pages at most 0.45 s),
-// yet the median still favours huge pages; a fallback to plain pages when
-// the first huge pages fault slowly cut that worst case to 0.37 s but
-// tripled the usual median, so it is not used.
+// one. Below it the ordinary allocator is faster. There is no fallback to
+// 4 KiB pages when huge pages fault slowly (as a host can right after
+// another program churned memory): it shortens that worst case but makes
+// the usual first read several times slower (benchmarks/reading.py's
+// fresh-process table measures it).
 constexpr std::size_t kHugeThreshold = std::size_t{8} << 20;
 constexpr std::size_t kHugePage = std::size_t{2} << 20;
 // Every buffer is at least this aligned, like numpy's and HDF5's.

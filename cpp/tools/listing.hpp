@@ -1,7 +1,7 @@
 #pragma once
 
 // How ndbridge-ls shows ndbridge::describe()'s facts: a JSON document (the
-// keys `ndbridge ls --json` uses, README "Looking inside a file") or an
+// keys `ndbridge ls --json` uses, documented in python/ndbridge/listing.py) or an
 // indented, column-aligned tree.
 
 #include <string>

@@ -4,7 +4,7 @@
 
 namespace ndbridge::python {
 
-/// list_h5, read_h5, read_h5_rows, read_h5_attrs, write_h5.
+/// H5File, list_h5, read_h5, read_h5_attrs, write_h5, append_h5_plugin_path.
 void register_h5(pybind11::module_& m);
 
 }  // namespace ndbridge::python

@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from ._core import __version__
 from ._errors import Error, UsageError
 
 #: Exit status: a data or file problem (a file that does not read, images that

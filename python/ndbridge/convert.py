@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 import h5py
 import numpy as np
 
+from . import options
 from ._errors import Error, NotFoundError, UsageError
 from ._formats import (
     HDF5,
@@ -56,7 +57,7 @@ from .arrays import (
     npy_source,
     open_h5,
 )
-from .options import COMPRESSIONS, GZIP_LEVEL, SUFFIXES, format_name
+from .options import COMPRESSIONS, SUFFIXES, format_name
 
 #: Bytes of one HDF5 chunk of whole rows, when the output is compressed.
 CHUNK_BYTES = 1 << 20
@@ -260,7 +261,7 @@ def convert(
     *,
     datasets: Sequence[str] = (),
     compression: str | None = None,
-    gzip_level: int = GZIP_LEVEL,
+    gzip_level: int | None = None,
     shuffle: bool = False,
     force: bool = False,
     to: str | None = None,
@@ -280,8 +281,7 @@ def convert(
     src, dst = Path(source), Path(out)
     fmt_in, fmt_out = detect_format(src), output_format(dst, to)
     compression = compression or "none"
-    if level is not None:  # the older name of gzip_level
-        gzip_level = level
+    gzip_level = options.gzip_level(gzip_level, level, "level")
     _check_options(fmt_out, compression, gzip_level, shuffle)
     names = _source_names(src, fmt_in, list(datasets))
     if fmt_out == NPY and len(names) != 1:

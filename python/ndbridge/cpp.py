@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeVar, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import _core
+from . import _core, options
 from ._errors import UsageError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -234,7 +234,8 @@ def write_npz(
     path: PathLike,
     arrays: Mapping[str, npt.ArrayLike] | Sequence[npt.ArrayLike],
     *,
-    compress: bool = False,
+    compression: Literal["gzip", "none"] | None = None,
+    compress: bool | None = None,
 ) -> None:
     """Write arrays as an .npz archive with the C++ writer.
 
@@ -242,9 +243,11 @@ def write_npz(
     them; a sequence gives the names ``arr_0``, ``arr_1``... as
     ``numpy.savez(path, *arrays)`` does. Each member ``<name>.npy`` holds
     the bytes ``write_npy`` (and ``numpy.save``) would write; with
-    ``compress=True`` members are deflated, as ``numpy.savez_compressed``
-    does. Unlike numpy, ``.npz`` is not appended to ``path``. The archive
-    appears under its final name only once completely written.
+    ``compression="gzip"`` members are deflated (zip's deflate, as
+    ``numpy.savez_compressed`` does), with "none" (the default) stored.
+    ``compress=True``/``False`` is another spelling of "gzip"/"none".
+    Unlike numpy, ``.npz`` is not appended to ``path``. The archive appears
+    under its final name only once completely written.
 
     Raises UsageError for names that are not strings or contain NUL,
     UnsupportedError for dtypes such as object or structured and FileError
@@ -262,7 +265,8 @@ def write_npz(
     for name, _ in items:
         if not isinstance(name, str):
             raise UsageError(f"array names must be strings, not {name!r}")
-    _core.write_npz(path, [(name, np.asarray(a)) for name, a in items], bool(compress))
+    deflate = options.npz_deflates(compression, compress)
+    _core.write_npz(path, [(name, np.asarray(a)) for name, a in items], deflate)
 
 
 def list_h5(path: PathLike) -> list[dict[str, Any]]:
@@ -456,11 +460,12 @@ def write_h5(
     *,
     mode: Literal["create", "overwrite", "append"] = "create",
     chunks: tuple[int, ...] | None = None,
-    compression: str | None = None,
-    compression_level: int = 4,
+    compression: Literal["gzip", "lzf", "none"] | None = None,
+    gzip_level: int | None = None,
     shuffle: bool = False,
     fletcher32: bool = False,
     attrs: Mapping[str, Any] | None = None,
+    compression_level: int | None = None,
 ) -> None:
     """Write ``array`` as dataset ``dataset`` of an HDF5 file with the C++ writer.
 
@@ -469,12 +474,13 @@ def write_h5(
     renamed into place when complete. ``mode`` says what happens to a file
     already at ``path``: "create" (the default) refuses it with FileError (a
     FileExistsError); "overwrite" replaces it, as write_npy does; "append"
-    keeps its content and adds the dataset (what this function did by itself
-    before it had ``mode``; the whole file is copied, so add many datasets to
-    a big file with h5py or one C++ H5Writer instead). ``compression`` is
-    None, "gzip" or "lzf"; giving it (or ``chunks``, ``shuffle``,
-    ``fletcher32``) makes the dataset chunked, with about 1 MiB chunks of
-    whole rows unless ``chunks`` says.
+    keeps its content and adds the dataset (the whole file is copied, so add
+    many datasets to a big file with h5py or one C++ H5Writer instead).
+    ``compression`` is "gzip" (at ``gzip_level``, 0-9, default 4), "lzf" or
+    "none" (None too); a compression, ``chunks``, ``shuffle`` or
+    ``fletcher32`` makes the dataset chunked, with about 1 MiB chunks of
+    whole rows unless ``chunks`` says. ``compression_level`` is another
+    spelling of ``gzip_level``.
     """
     attributes = [(str(k), _attribute_array(v)) for k, v in (attrs or {}).items()]
     _core.write_h5(
@@ -482,8 +488,8 @@ def write_h5(
         dataset,
         np.asarray(array),
         None if chunks is None else [int(c) for c in chunks],
-        compression or "",
-        int(compression_level),
+        "" if compression in (None, "none") else compression,
+        options.gzip_level(gzip_level, compression_level),
         bool(shuffle),
         bool(fletcher32),
         attributes,

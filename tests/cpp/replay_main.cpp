@@ -1,6 +1,6 @@
 // Replays inputs through a fuzz target's LLVMFuzzerTestOneInput without
-// libFuzzer: the regression inputs in fuzz/regressions/<target>/, which once
-// crashed the target, must now run through it cleanly (under
+// libFuzzer: the regression inputs in fuzz/regressions/<target>/, inputs
+// that crashed the target, must run through it cleanly (under
 // -DNDBRIDGE_SANITIZE=ON, with AddressSanitizer watching).
 #include <cstddef>
 #include <cstdint>

@@ -140,7 +140,7 @@ TEST(Array, StringsRefuseOtherKindsAndBadCodePoints) {
                ndbridge::FormatError);
 }
 
-// The bool spellings of the memory order still compile and mean what they did.
+// The deprecated bool spellings compile and map to MemoryOrder and Access.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 TEST(Array, DeprecatedBoolOrderStillWorks) {

@@ -631,8 +631,8 @@ TEST_F(H5Test, WriteModes) {
   EXPECT_TRUE(replaced.contains("z"));
 }
 
-// Code written against the string and bool spellings still compiles and
-// does what it did (with deprecation warnings, silenced here).
+// The deprecated string and bool spellings compile and map to H5WriteMode
+// and H5Compression (their deprecation warnings are silenced here).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 TEST_F(H5Test, DeprecatedSpellingsStillWork) {

@@ -65,8 +65,8 @@ TEST(H5Version, ConstantIsTheLibraryRunning) {
 }
 
 TEST_F(H5WildTest, AsciiVariableLengthStringsReadAsTextFirstThing) {
-  // Before any UTF-8 string is read in this process: libhdf5 converted
-  // ASCII to UTF-8 only once it had converted some UTF-8 string.
+  // Before any UTF-8 string is read in this process: libhdf5 converts
+  // ASCII to UTF-8 only once it has converted some UTF-8 string.
   const std::string file = path("ascii.h5").string();
   {
     const Id f(H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));

@@ -165,7 +165,7 @@ TEST_F(NpyTest, ErrorsNameTheFile) {
     EXPECT_EQ(e.errno_value(), ENOENT);
     EXPECT_NE(std::string(e.what()).find("nope.npy"), std::string::npos);
   }
-  // The former name still catches it.
+  // The deprecated alias IOError catches it too.
   EXPECT_THROW(ndbridge::read_npy(missing), ndbridge::IOError);
   const auto values = iota(100);
   const auto p = path("short.npy");

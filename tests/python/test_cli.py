@@ -44,6 +44,26 @@ def test_the_parser_imports_no_command_s_dependencies() -> None:
     assert done.stdout.strip() == "[]"
 
 
+def test_readme_documents_every_option() -> None:
+    """Each command's section of the README's "Commands" names every option it takes."""
+    import argparse
+    import re
+
+    from ndbridge.__main__ import _build_parser
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Commands\n", 1)[1].split("\n## ", 1)[0]
+    assert "`ndbridge --version`" in section
+    blocks = dict(re.findall(r"### `ndbridge (\w+)[^`]*`\n(.*?)(?=\n### |\Z)", section, re.S))
+    (commands,) = [a for a in _build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(blocks) == set(commands.choices)
+    for name, parser in commands.choices.items():
+        for action in parser._actions:
+            for option in action.option_strings:
+                if option not in ("-h", "--help"):
+                    assert re.search(re.escape(option) + r"(?![\w-])", blocks[name]), (name, option)
+
+
 def test_unknown_command_is_rejected(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["frobnicate"])

@@ -302,7 +302,7 @@ def write_options(storage: Storage, chunks: tuple[int, ...] | None) -> dict[str,
     return {
         "chunks": chunks,
         "compression": storage.compression,
-        "compression_level": storage.level,
+        "gzip_level": storage.level,
         "shuffle": storage.shuffle,
         "fletcher32": storage.fletcher32,
     }
@@ -408,7 +408,7 @@ LZF_DTYPES = ("<f4", ">f8", "<i2", ">u8", "|b1", "<c16", "|S4")
 @pytest.mark.parametrize("dtype", LZF_DTYPES)
 @pytest.mark.parametrize("shuffle", [False, True], ids=["plain", "shuffle"])
 def test_h5py_lzf_compressible_reads_in_cpp(tmp_path: Path, dtype: str, shuffle: bool) -> None:
-    """The issue's acceptance case: LZF that really compressed, read in C++."""
+    """LZF chunks that really compressed (h5py stores incompressible ones raw), read in C++."""
     data = compressible(np.dtype(dtype), (2000, 7), seed=7)
     path = tmp_path / "lzf.h5"
     with h5py.File(path, "w", libver="earliest") as f:
@@ -532,8 +532,8 @@ def test_cpp_text_scalar_to_h5py(tmp_path: Path) -> None:
         {"compression": "lzf"},
         {"compression": "lzf", "shuffle": True},
         {"compression": "lzf", "shuffle": True, "fletcher32": True},
-        {"compression": "gzip", "compression_level": 1},
-        {"compression": "gzip", "compression_level": 9, "shuffle": True},
+        {"compression": "gzip", "gzip_level": 1},
+        {"compression": "gzip", "gzip_level": 9, "shuffle": True},
     ],
     ids=["lzf", "shuffle+lzf", "shuffle+lzf+fletcher32", "gzip1", "shuffle+gzip9"],
 )
@@ -550,7 +550,7 @@ def test_cpp_compressed_reads_in_h5py(tmp_path: Path, dtype: str, options: dict[
         assert dset.shuffle == options.get("shuffle", False)
         assert dset.fletcher32 == options.get("fletcher32", False)
         if options["compression"] == "gzip":
-            assert dset.compression_opts == options["compression_level"]
+            assert dset.compression_opts == options["gzip_level"]
         sizes = stored_chunk_bytes(dset)
         assert len(sizes) == 7 and all(size < raw // 2 for size in sizes), sizes
         assert_same(h5py_value(dset), data)
@@ -870,6 +870,24 @@ def test_listing_matches_h5py(tmp_path: Path) -> None:
     assert by_path["/flag"]["dtype"] == "|b1" and by_path["/flag"]["shape"] == ()
 
 
+def test_write_option_spellings(tmp_path: Path) -> None:
+    data = np.arange(1000, dtype="<i4").reshape(100, 10)
+    for name, options in {
+        "new": {"gzip_level": 7},
+        "alias": {"compression_level": 7},
+        "both": {"gzip_level": 7, "compression_level": 7},
+    }.items():
+        cpp.write_h5(tmp_path / f"{name}.h5", "x", data, compression="gzip", **options)
+        with h5py.File(tmp_path / f"{name}.h5") as f:
+            assert f["x"].compression == "gzip" and f["x"].compression_opts == 7, name
+    cpp.write_h5(tmp_path / "none.h5", "x", data, compression="none")
+    with h5py.File(tmp_path / "none.h5") as f:
+        assert f["x"].compression is None and f["x"].chunks is None
+    with pytest.raises(ndbridge.UsageError, match="gzip_level=7 and compression_level=5 disagree"):
+        cpp.write_h5(tmp_path / "x.h5", "x", data, gzip_level=7, compression_level=5)
+    assert not (tmp_path / "x.h5").exists()
+
+
 def test_contains(tmp_path: Path) -> None:
     path = tmp_path / "c.h5"
     with h5py.File(path, "w") as f:
@@ -1000,7 +1018,7 @@ BAD_WRITES = [
     ),
     pytest.param(
         np.arange(10),
-        {"compression": "gzip", "compression_level": 10},
+        {"compression": "gzip", "gzip_level": 10},
         ndbridge.UsageError,
         id="gzip-level",
     ),

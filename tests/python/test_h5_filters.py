@@ -126,7 +126,7 @@ result = [result, entry['readable'], entry['unreadable_reason']]
     )
     assert kind == "UnsupportedError"
     assert "zstd.h5" in message and "'x'" in message
-    # The name as the file has it, whole (106 characters; once cut at 63).
+    # The name as the file has it, whole (106 characters, not cut short).
     assert "filter 32015 (HDF5 zstd filter; see " in message
     assert "/RegisteredFilterPlugins.md) is not available" in message and str(empty) in message
     assert "pip install hdf5plugin" in message

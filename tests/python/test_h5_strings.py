@@ -88,8 +88,9 @@ def test_variable_length_strings_read_whatever_was_read_before(
     tmp_path: Path, encoding: str
 ) -> None:
     """ASCII and UTF-8 variable-length strings read as text in a fresh
-    process, first thing, through every call that reads them: libhdf5 once
-    converted ASCII only after some UTF-8 string had been read."""
+    process, first thing, through every call that reads them: libhdf5
+    converts between character sets only after it has converted some UTF-8
+    string (see h5_memory_type)."""
     path = tmp_path / "vlen.h5"
     texts = ["ab", "", "cdé" if encoding == "utf-8" else "cde", "x" * 40]
     with h5py.File(path, "w", libver="earliest") as f:

@@ -95,7 +95,7 @@ def test_cpp_write_then_numpy_load(expected: dict[str, np.ndarray], compress: bo
     before = {k: (a.dtype.str, a.tobytes()) for k, a in expected.items()}
     with scratch_dir() as folder:
         path = folder / "arrays.npz"
-        cpp.write_npz(path, expected, compress=compress)
+        cpp.write_npz(path, expected, compression="gzip" if compress else "none")
         assert {k: (a.dtype.str, a.tobytes()) for k, a in expected.items()} == before
         assert os.listdir(folder) == ["arrays.npz"]
         assert_same_arrays(load_all(path), expected)
@@ -133,7 +133,7 @@ def test_positional_names(tmp_path: Path, compress: bool) -> None:
     SAVERS[compress](saved, *values)
     assert_same_arrays(cpp.read_npz(saved), expected)
     written = tmp_path / "cpp.npz"
-    cpp.write_npz(written, values, compress=compress)
+    cpp.write_npz(written, values, compression="gzip" if compress else "none")
     assert_same_arrays(load_all(written), expected)
     cpp.write_npz(written, tuple(values), compress=compress)
     assert_same_arrays(load_all(written), expected)
@@ -251,6 +251,27 @@ def test_member_that_is_not_npy(tmp_path: Path) -> None:
             read(path)
         assert isinstance(info.value, ValueError)
         assert str(path) in str(info.value)
+
+
+def test_compression_spellings(tmp_path: Path) -> None:
+    data = {"a": np.zeros(10_000)}
+    for name, options, deflated in [
+        ("gzip", {"compression": "gzip"}, True),
+        ("none", {"compression": "none"}, False),
+        ("default", {}, False),
+        ("compress", {"compress": True}, True),
+        ("both", {"compression": "gzip", "compress": True}, True),
+    ]:
+        path = tmp_path / f"{name}.npz"
+        cpp.write_npz(path, data, **options)
+        with zipfile.ZipFile(path) as z:
+            method = z.getinfo("a.npy").compress_type
+        assert method == (zipfile.ZIP_DEFLATED if deflated else zipfile.ZIP_STORED), name
+    with pytest.raises(ndbridge.UsageError, match="disagree"):
+        cpp.write_npz(tmp_path / "x.npz", data, compression="none", compress=True)
+    with pytest.raises(ndbridge.UsageError, match=r"gzip .*or none, not 'lzf'"):
+        cpp.write_npz(tmp_path / "x.npz", data, compression="lzf")
+    assert not (tmp_path / "x.npz").exists()
 
 
 @pytest.mark.parametrize("compress", [False, True], ids=["stored", "deflated"])

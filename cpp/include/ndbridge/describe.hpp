@@ -108,7 +108,7 @@ struct FileDescription {
 /// open, or an attribute ndbridge cannot read, is described with the reason
 /// and does not stop the rest. Throws FormatError for a file that is no
 /// array file or is malformed, UnsupportedError for HDF5 in a build without
-/// it, IOError when the file cannot be read. Safe to call from several
+/// it, FileError when the file cannot be read. Safe to call from several
 /// threads at once: each call opens the file for itself.
 FileDescription describe(const std::filesystem::path& path);
 

@@ -49,8 +49,7 @@ class FileError : public Error {
   int errno_value_;
 };
 
-/// FileError's former name, kept so that code catching it compiles; new
-/// code should say FileError, as Python does.
+/// Deprecated alias of FileError; write FileError, as Python does.
 using IOError = FileError;
 
 /// A caller asked for something the data cannot give: a row range outside the

@@ -18,7 +18,7 @@ enum class FileFormat {
 const char* format_name(FileFormat format) noexcept;
 
 /// The format of `path`, told by its magic bytes. Throws FormatError naming
-/// the file and showing its first bytes when it is none of them, IOError
+/// the file and showing its first bytes when it is none of them, FileError
 /// when it cannot be opened or read (a folder, a missing file).
 FileFormat detect_format(const std::filesystem::path& path);
 

@@ -144,7 +144,7 @@ struct H5ReadInfo {
 /// datasets (VDS, e.g. the master file of a sharded pack) read through their
 /// source files, found relative to this file's folder whatever the working
 /// directory; before a virtual dataset's first read every source file is
-/// checked, so that a missing shard is an FileError naming it rather than
+/// checked, so that a missing shard is a FileError naming it rather than
 /// HDF5's silent fill value.
 ///
 /// Thread safety: every const member may be called from several threads at
@@ -265,9 +265,9 @@ H5Compression h5_compression(const std::string& name);
 const char* h5_compression_name(H5Compression compression) noexcept;
 
 /// The type of H5DatasetOptions::compression: holds an H5Compression and
-/// converts to and from it. It still takes the old string spellings ("",
-/// "gzip", "lzf") so code written against them compiles, with a deprecation
-/// warning; an unknown name makes H5Writer::write() throw UsageError.
+/// converts to and from it. Its deprecated constructors take h5py's names
+/// ("", "gzip", "lzf"); an unknown name makes H5Writer::write() throw
+/// UsageError.
 class H5CompressionOption {
  public:
   /// `compression` itself (default: none).
@@ -294,8 +294,8 @@ class H5CompressionOption {
 
 /// How a dataset is stored by H5Writer::write().
 struct H5DatasetOptions {
-  /// Chunk dimensions; required for compression, chosen automatically when
-  /// compression is asked for without them (one row of the first axis...).
+  /// Chunk dimensions; when compression, shuffle or fletcher32 is asked for
+  /// without them, about 1 MiB of whole rows.
   std::optional<Shape> chunks;
   /// The compression filter: H5Compression::None, Gzip or Lzf.
   H5CompressionOption compression;

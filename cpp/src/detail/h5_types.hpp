@@ -53,7 +53,7 @@ Handle h5_vlen_string_type(H5T_cset_t cset = H5T_CSET_UTF8);
 /// order, as h5py gives them), for variable-length strings char* pointers
 /// in the file's character set (libhdf5 converts between character sets
 /// only after it has converted a UTF-8 string once in the process, so
-/// asking for another made the result depend on what was read before).
+/// asking for another would make the result depend on what was read before).
 Handle h5_memory_type(hid_t file_type, const H5TypeInfo& info);
 
 /// Bytes one element of `file_type` takes where `object` (any object of

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from ..options import COMPRESSIONS
+from ..options import COMPRESSIONS, GZIP_LEVEL
 
 
 def add_parser(commands: Any) -> None:
@@ -43,9 +43,9 @@ def add_parser(commands: Any) -> None:
         "--level",
         dest="gzip_level",
         type=int,
-        default=4,
+        default=GZIP_LEVEL,
         metavar="N",
-        help="gzip/deflate level 0-9 (default: 4)",
+        help=f"gzip/deflate level 0-9 (default: {GZIP_LEVEL})",
     )
     parser.add_argument(
         "--shuffle", action="store_true", help="HDF5 output: add the byte-shuffle filter"

@@ -48,7 +48,8 @@ from typing import Any
 import h5py
 import numpy as np
 
-from .. import __version__, packed
+from .. import packed
+from .._core import __version__
 from .._errors import FormatError, UsageError
 from .._formats import PathLike, quoted
 from ..arrays import open_h5

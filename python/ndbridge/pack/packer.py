@@ -27,7 +27,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._core import __version__
 from .._errors import Error, FileError, FormatError, MismatchError, UsageError, file_error
 from .._formats import system_errno
 from .consistency import SampleSpec

@@ -2,10 +2,10 @@
 
 The packer flushes its output to disk before renaming it to the final name,
 so that a file that looks finished is finished. Left to the kernel until
-then, gigabytes of it were still in the page cache at the end: the closing
-fsync of a 20,000-image pack (3.9 GB) took 1 to 1.5 s with every core idle,
-a tenth of a two-worker run (benchmarks/pack.py). Flushing in a background
-thread as the file grows leaves about one interval of writing for the end.
+then, gigabytes of it are still in the page cache at the end, and the
+closing fsync of a pack of a few GB takes seconds with every core idle.
+Flushing in a background thread as the file grows leaves about one interval
+of writing for the end.
 """
 
 from __future__ import annotations
