@@ -5,10 +5,11 @@ Run from the repository root with the package installed::
     python3 benchmarks/pack.py [--images 6000] [--size 256] [--photos 60]
                                [--repeat 5] [--other NAME=PYTHONPATH ...]
                                [--workdir DIR] [--keep]
+                               [--only throughput|memory|photos ...]
 
 Three tables, every run in a fresh process, variants alternating within each
-repeat so that a burst of outside load hits all of them (this machine's speed
-drifts by a third between runs), medians reported:
+repeat so that a burst of outside load hits all of them (a virtual machine's
+speed can drift by a third between runs), medians reported:
 
 1. **Throughput**: ``--images`` JPEGs of ``--size`` pixels packed to .h5 with
    1 and 2 decoding threads, next to the *decode bound*: the same files,

@@ -8,14 +8,15 @@ Run from the repository root, with the Python package installed
                               [--case NAME ...]
 
 The script builds the C++ benchmark programs with CMake, writes its data files
-with numpy, reads each file once so that every timing starts from a warm page
+with numpy and h5py, reads each file once so that every timing starts from a warm page
 cache, and then runs each case in ``CASES``. See benchmarks/README.md for what
 each row measures.
 
 Adding a case: write a function that takes a ``Bench`` and returns a list of
 ``Row`` (one per table line), then add it to ``CASES``. ``Bench`` creates data
-files on demand (``npy_file``, ``npy_folder``), runs the C++ programs
-(``cpp``) and times Python callables (``python``).
+files on demand (``npy_file``, ``npy_folder``, ``npz_file``, ``h5_file``),
+runs the C++ programs (``cpp``) and times Python callables (``python``,
+and ``python_interleaved`` for variants that take turns).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Run from the repository root with the package installed with its dask extra
 (``pip install .[dask]``)::
 
-    python3 benchmarks/shards.py [--images 2000] [--size 256] [--shards 8] [--workdir DIR]
+    python3 benchmarks/shards.py [--images 2000] [--size 256] [--shards 8] [--workdir DIR] [--keep]
 
 It generates JPEGs as ``benchmarks/pack.py`` does, then packs them to .h5,
 each run in a fresh process: the single-file packer with 1 and 2 decoding
@@ -109,7 +109,7 @@ def main() -> None:
         "each run a fresh process (Python start-up and imports included); Dask clusters "
         "started before the timing."
     )
-    print(f"Machine: {machine()}, dask {distributed.__version__}. {time.strftime('%Y-%m-%d')}.")
+    print(f"Machine: {machine()}, dask {distributed.__version__}.")
 
 
 if __name__ == "__main__":

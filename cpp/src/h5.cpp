@@ -28,6 +28,7 @@
 #include "detail/h5_plugins.hpp"
 #include "detail/h5_types.hpp"
 #include "detail/h5_virtual.hpp"
+#include "detail/mapping.hpp"
 #include "detail/row_gather.hpp"
 #include "detail/signature.hpp"
 #include "detail/text.hpp"
@@ -566,6 +567,12 @@ struct H5File::State {
   std::filesystem::path path;
   std::string name;
   detail::File raw{-1, {}};  // the same file, for the contiguous fast path
+  // The whole file mapped, made on first use by a picked-row read of a
+  // contiguous dataset: a row is then a memcpy, not a pread (a system call
+  // per row is most of a batch of narrow rows). Null when it cannot be made
+  // (an address-space limit): rows are then read with pread.
+  mutable std::once_flag map_once;
+  mutable std::shared_ptr<detail::Mapping> mapped;
   detail::VirtualOrigin origin;  // where virtual datasets' source files are looked for
   Handle file;
   std::mutex mutex;  // guards `datasets`
@@ -676,10 +683,23 @@ void H5File::State::read_picked_into(const OpenDataset& d, const std::string& da
   const std::string what = name + ": dataset " + object_name(dataset_name);
   const std::uint64_t row_bytes = nbytes / rows.size();
   if (d.raw_offset) {
-    // As the range read: pread() from where the elements lie, no HDF5 call.
+    // Where the elements lie, no HDF5 call: copied from the file's map, or
+    // read with pread() where the map does not reach (a file that grew, or
+    // claims data past its end, which pread then reports).
+    std::call_once(map_once, [this] {
+      try {
+        if (raw.size_at_open() > 0) mapped = detail::Mapping::map(raw, raw.size_at_open());
+      } catch (const FileError&) {
+      }
+    });
+    const detail::Mapping* map = mapped.get();
     const detail::StoredLayout layout{d.shape, d.info.dtype->itemsize(), false, *d.raw_offset};
     detail::run_plan(detail::plan_rows(layout, rows, false, detail::ReadOrder::Request), buffer,
                      [&](std::byte* out, std::uint64_t from, std::uint64_t n) {
+                       if (map != nullptr && from <= map->size() && n <= map->size() - from) {
+                         std::memcpy(out, map->data() + from, static_cast<std::size_t>(n));
+                         return;
+                       }
                        if (raw.read_at(out, static_cast<std::size_t>(n), from) != n) {
                          throw FormatError(what + ": the file ends inside the dataset's data (truncated file)");
                        }

@@ -358,9 +358,12 @@ class H5File(_ClosedOnExit, _core.H5File):
         self.path = path
         self._absolute = _absolute(path)
 
-    def attrs(self, obj: str = "/") -> dict[str, Any]:
+    def attributes(self, obj: str = "/") -> dict[str, Any]:
         """The attributes of a group or dataset, as ``read_h5_attrs`` gives them."""
-        return _attribute_values(self.attributes(obj))
+        return _attribute_values(super().attributes(obj))
+
+    #: The same as ``attributes``, under h5py's name.
+    attrs = attributes
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self._absolute,))

@@ -768,6 +768,10 @@ def test_h5py_group_attributes(tmp_path: Path) -> None:
         f.create_group("g/h").attrs["answer"] = np.uint16(42)
     assert_same_attr(cpp.read_h5_attrs(path, "g/h")["answer"], np.uint16(42))
     assert cpp.read_h5_attrs(path, "g") == {}
+    with cpp.H5File(path) as f:  # both spellings, the same values as read_h5_attrs
+        assert_same_attr(f.attributes("g/h")["answer"], np.uint16(42))
+        assert_same_attr(f.attrs("g/h")["answer"], np.uint16(42))
+        assert f.attributes("g") == f.attrs("g") == {}
 
 
 def test_cpp_attributes_to_h5py(tmp_path: Path) -> None:
