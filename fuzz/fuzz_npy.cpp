@@ -1,10 +1,12 @@
 // .npy from strangers: the header parser, whole and row reads from a stream,
-// and the path readers (read, rows, memory map of the file and of rows) on
-// the same bytes.
+// the path readers (read, rows, memory map of the file and of rows) and
+// NpyReader (both access modes: picked rows, into a new array and into a
+// caller's buffer) on the same bytes.
 #include <cstddef>
 #include <cstdint>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "detail/npy_header.hpp"
 #include "ndbridge/npy.hpp"
@@ -59,6 +61,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       sink = sink + checksum(ndbridge::map_npy_rows(path, rows - 1, rows));
     }
   } catch (const ndbridge::Error&) {
+  }
+  for (const auto access : {ndbridge::NpyAccess::Read, ndbridge::NpyAccess::Map}) {
+    try {
+      const ndbridge::NpyReader reader(path, access);
+      const ndbridge::NpyHeader& h = reader.header();
+      if (h.shape.empty() || h.shape[0] == 0) continue;
+      const auto rows = static_cast<std::int64_t>(h.shape[0]);
+      // Last, first, a repeat and one counted from the end: every kind of
+      // index the readers take, in an order no plan can assume.
+      const std::vector<std::int64_t> picked = {rows - 1, 0, rows - 1, -1, rows / 2};
+      const ndbridge::Array a = reader.read_rows(picked);
+      sink = sink + checksum(a);
+      std::vector<std::byte> buffer(static_cast<std::size_t>(a.nbytes()));
+      reader.read_rows_into(picked, buffer.data(), buffer.size());
+      sink = sink + (buffer.empty() ? 0 : static_cast<std::uint8_t>(buffer.back()));
+    } catch (const ndbridge::Error&) {
+    }
   }
   return 0;
 }

@@ -55,17 +55,36 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return src, reference
 
 
-def start(*args: str, shm: Path | None = None) -> subprocess.Popen[str]:
-    """``ndbridge pack ARGS`` in a new session (its own process group); with
-    ``shm``, in a mount namespace whose /dev/shm is that folder."""
+#: Runs its arguments with SIGINT, SIGTERM and SIGHUP at their defaults, or
+#: ignored when named in NDBRIDGE_TEST_IGNORE: a suite started in the
+#: background or under nohup inherits them ignored, and an ignored signal is
+#: the caller's choice, which pack keeps (as every Unix program does).
+SIGNALS_AS_A_TERMINAL_SETS_THEM = (
+    "import os, signal, sys\n"
+    "ignored = os.environ.pop('NDBRIDGE_TEST_IGNORE', '').split()\n"
+    "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):\n"
+    "    signal.signal(s, signal.SIG_IGN if s.name in ignored else signal.SIG_DFL)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])\n"
+)
+
+
+def start(
+    *args: str, shm: Path | None = None, ignore: tuple[str, ...] = ()
+) -> subprocess.Popen[str]:
+    """``ndbridge pack ARGS`` in a new session (its own process group), with
+    the signal dispositions of a program started from a terminal (``ignore``:
+    signal names to start ignored, as nohup does); with ``shm``, in a mount
+    namespace whose /dev/shm is that folder."""
     command = [*CLI, "pack", *args]
     if shm is not None:
         script = f'mount --bind "{shm}" /dev/shm && exec "$@"'
         command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
                    *command]  # fmt: skip
+    command = [sys.executable, "-c", SIGNALS_AS_A_TERMINAL_SETS_THEM, *command]
+    env = {**os.environ, "NDBRIDGE_TEST_IGNORE": " ".join(ignore)}
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
+        start_new_session=True, env=env,
     )  # fmt: skip
 
 
@@ -157,6 +176,31 @@ def test_signals_stop_with_one_line_and_resume_completes(
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "shm") == ["out.h5"]
 
 
+def test_a_signal_started_ignored_stays_ignored(photos: tuple[Path, Path], tmp_path: Path) -> None:
+    """``nohup ndbridge pack ... &``: SIGHUP (and, from a script's
+    background job, SIGINT) arrive ignored; the pack keeps them so and
+    completes."""
+    src, reference = photos
+    out = tmp_path / "out.h5"
+    proc = start(str(src), str(out), "--labels", "dirs", ignore=("SIGHUP", "SIGINT"))
+    assert wait_for(out.with_name("out.h5.partial"), proc)
+    os.killpg(proc.pid, signal.SIGHUP)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert packed(out) == packed(reference)
+
+
+@pytest.fixture
+def interactive_sigint() -> Iterator[None]:
+    """SIGINT raising KeyboardInterrupt, as Python sets it up unless it
+    started with SIGINT ignored (a suite run in the background)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("interactive_sigint")
 def test_a_signal_python_drops_still_stops_the_pack(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

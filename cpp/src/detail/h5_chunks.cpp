@@ -393,7 +393,7 @@ bool H5Chunks::check_chunk(const std::vector<hsize_t>& origin, ChunkBuffers& buf
   }
   if (resized) {
     for (int k = 0; k < resizer_; ++k) {
-      if (filters_[k] == H5Z_FILTER_FLETCHER32 && (mask & (1u << k)) != 0) {
+      if (filters_[static_cast<std::size_t>(k)] == H5Z_FILTER_FLETCHER32 && (mask & (1u << k)) != 0) {
         throw FormatError(chunk + " skips a checksum its pipeline puts before compression"
                           " (filter mask " + std::to_string(mask) + "; damaged chunk record)");
       }
