@@ -15,9 +15,10 @@ call of a reader opened once (``cpp.H5File.read``, ``cpp.NpyReader.read``,
 ``cpp.NpzReader.read``, which ``ndbridge.Dataset.batch`` calls), in 1 thread
 and in 2 threads sharing the reader; the peers are h5py fancy indexing (with
 the sorted unique indices h5py requires), h5py row by row, and numpy memmap
-fancy indexing. Every variant reads the same batches, the variants taking
-turns batch by batch, so a change in the machine's speed hits all of them;
-cells are medians.
+fancy indexing. The variants take turns round by round, so a change in the
+machine's speed hits all of them, each reading random batches of its own
+(none reads rows another has just brought into the CPU's caches); cells are
+medians.
 
 ``first-reads``: the first large read of a fresh process, the way a
 command-line tool or an inference server starts: a 512 MiB .npy file
@@ -235,8 +236,11 @@ def bench_batches(args: argparse.Namespace, workdir: Path) -> list[dict[str, Any
             samples: dict[str, list[float]] = {v.name: [] for v in variants}
             log(f"{stored.label} {storage}: {rounds} rounds of {per_round} batches per variant")
             for _ in range(rounds):
-                batches = [rng.integers(0, n, args.batch) for _ in range(per_round)]
+                # Batches of its own for each variant, drawn alike: a variant
+                # reading rows another has just read would find them in the
+                # CPU's caches, which flatters whichever reads last.
                 for v in variants:
+                    batches = [rng.integers(0, n, args.batch) for _ in range(per_round)]
                     samples[v.name].append(time_batches(v, batches))
             for v in variants:
                 rows.append({"array": stored.label, "storage": storage, "variant": v.name,
