@@ -121,7 +121,7 @@ EntryDescription h5_entry(const H5File& file, const H5Object& o) {
   e.chunks = o.chunks;
   e.filters = o.filters;
   e.stored_bytes = o.stored_bytes;
-  for (const H5VirtualSource& s : o.virtual_sources) e.virtual_sources.push_back({s.file, s.dataset, s.found});
+  e.virtual_sources = o.virtual_sources;
   return e;
 }
 

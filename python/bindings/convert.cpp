@@ -16,6 +16,12 @@ py::str file_text(const std::string& text) {
   return py::reinterpret_steal<py::str>(out);
 }
 
+py::list file_texts(const std::vector<std::string>& texts) {
+  py::list out;
+  for (const std::string& text : texts) out.append(file_text(text));
+  return out;
+}
+
 py::dtype numpy_dtype(const DType& dtype) {
   // np.dtype("<U7") etc.: numpy's own parser, not pybind11's buffer-format
   // one. Parsing costs about a microsecond, which small row reads notice, so

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "ndbridge/array.hpp"
 
@@ -18,6 +19,8 @@ inline std::string quoted(const std::filesystem::path& path) { return "'" + path
 /// not fail on a damaged or Latin-1 name. Undecodable bytes become lone
 /// surrogates, as os.fsdecode does, so os.fsencode gives the bytes back.
 pybind11::str file_text(const std::string& text);
+/// file_text() of each, as a list.
+pybind11::list file_texts(const std::vector<std::string>& texts);
 
 /// numpy's dtype for `dtype`, built by numpy from DType::descr() (the
 /// mapping has one home) and cached per descr.

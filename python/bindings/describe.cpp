@@ -44,20 +44,10 @@ py::dict entry_dict(EntryDescription& e, FileFormat format) {
   d["fortran_order"] = optional(e.fortran_order);
   d["layout"] = text_or_none(e.layout);
   d["chunks"] = shape_or_none(e.chunks);
-  py::list filters;
-  for (const std::string& f : e.filters) filters.append(file_text(f));
-  d["filters"] = filters;
+  d["filters"] = file_texts(e.filters);
   d["stored_bytes"] = optional(e.stored_bytes);
   d["nbytes"] = optional(e.nbytes);
-  py::list sources;
-  for (const VirtualSourceDescription& s : e.virtual_sources) {
-    py::dict source;
-    source["file"] = file_text(s.file);
-    source["dataset"] = file_text(s.dataset);
-    source["found"] = text_or_none(s.found.string());
-    sources.append(source);
-  }
-  d["virtual_sources"] = sources;
+  d["virtual_sources"] = virtual_source_dicts(e.virtual_sources);
   d["error"] = text_or_none(e.error);
   py::dict attributes;
   for (AttributeDescription& a : e.attributes) {
@@ -71,6 +61,18 @@ py::dict entry_dict(EntryDescription& e, FileFormat format) {
 }
 
 }  // namespace
+
+py::list virtual_source_dicts(const std::vector<VirtualSourceDescription>& sources) {
+  py::list out;
+  for (const VirtualSourceDescription& s : sources) {
+    py::dict source;
+    source["file"] = file_text(s.file);
+    source["dataset"] = file_text(s.dataset);
+    source["found"] = text_or_none(s.found.string());
+    out.append(source);
+  }
+  return out;
+}
 
 void register_describe(py::module_& m) {
   m.def(

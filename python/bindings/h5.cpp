@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "convert.hpp"
+#include "describe.hpp"
 #include "guarded.hpp"
 #include "ndbridge/error.hpp"
 #include "ndbridge/h5.hpp"
@@ -32,12 +33,6 @@ const char* kind_name(H5Object::Kind kind) {
 py::object optional_shape(const std::optional<Shape>& shape) {
   if (!shape) return py::none();
   return py::tuple(py::cast(*shape));
-}
-
-py::list file_texts(const std::vector<std::string>& texts) {
-  py::list out;
-  for (const std::string& text : texts) out.append(file_text(text));
-  return out;
 }
 
 py::dict to_dict(const H5Object& o) {
@@ -67,17 +62,7 @@ py::dict to_dict(const H5Object& o) {
     d["layout"] = o.layout;
     d["chunks"] = optional_shape(o.chunks);
     d["filters"] = file_texts(o.filters);
-    // Virtual datasets: where each mapping's source is ("found": None when
-    // missing); empty for every other layout.
-    py::list sources;
-    for (const H5VirtualSource& source : o.virtual_sources) {
-      py::dict entry;
-      entry["file"] = file_text(source.file);
-      entry["dataset"] = file_text(source.dataset);
-      entry["found"] = source.found.empty() ? py::object(py::none()) : py::object(file_text(source.found.string()));
-      sources.append(entry);
-    }
-    d["virtual_sources"] = sources;
+    d["virtual_sources"] = virtual_source_dicts(o.virtual_sources);  // empty unless virtual
   } else if (!o.type.empty()) {
     d["type"] = file_text(o.type);
   }

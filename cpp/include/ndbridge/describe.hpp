@@ -28,12 +28,20 @@ struct AttributeDescription {
   std::string unreadable_reason;
 };
 
-/// One mapping of an HDF5 virtual dataset onto a source file.
+/// One mapping of an HDF5 virtual dataset (VDS) onto a source file: a
+/// source dataset in some file that supplies part of the virtual dataset's
+/// elements. H5File::list() gives the same type, as H5VirtualSource.
 struct VirtualSourceDescription {
-  std::string file;     ///< the source file name as stored (relative to the file's folder)
-  std::string dataset;  ///< the dataset in that file
-  /// The file HDF5 reads for it, or empty when it is missing (reads of the
-  /// virtual dataset then fail).
+  /// The source file name as the mapping stores it: relative names are
+  /// looked up where HDF5 looks (HDF5_VDS_PREFIX, then the folder of the
+  /// file holding the virtual dataset, then the working directory); "."
+  /// is the file itself.
+  std::string file;
+  /// The source dataset inside that file.
+  std::string dataset;
+  /// The file HDF5 will read for this mapping, or empty when no place it
+  /// looks holds one (HDF5 would then silently read the fill value;
+  /// H5File::read() throws FileError instead).
   std::filesystem::path found;
 };
 

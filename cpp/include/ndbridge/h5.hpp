@@ -14,6 +14,7 @@
 
 #include "ndbridge/array.hpp"
 #include "ndbridge/config.hpp"
+#include "ndbridge/describe.hpp"
 #include "ndbridge/dtype.hpp"
 
 namespace ndbridge {
@@ -58,21 +59,9 @@ bool hdf5_threadsafe() noexcept;
 /// Throws H5Error if libhdf5 refuses the folder.
 void h5_append_plugin_path(const std::filesystem::path& folder);
 
-/// One mapping of a virtual dataset (HDF5's VDS): a source dataset in some
-/// file that supplies part of the virtual dataset's elements.
-struct H5VirtualSource {
-  /// The source file name as the mapping stores it: relative names are
-  /// looked up where HDF5 looks (HDF5_VDS_PREFIX, then the folder of the
-  /// file holding the virtual dataset, then the working directory); "."
-  /// is the file itself.
-  std::string file;
-  /// The source dataset inside that file.
-  std::string dataset;
-  /// The file HDF5 will read for this mapping, or empty when no place it
-  /// looks holds one (HDF5 would then silently read the fill value;
-  /// H5File::read() throws FileError instead).
-  std::filesystem::path found;
-};
+/// One mapping of a virtual dataset (HDF5's VDS): describe()'s type, under
+/// the name H5File::list() has always given it.
+using H5VirtualSource = VirtualSourceDescription;
 
 /// One group or dataset in an HDF5 file, as H5File::list() reports it.
 struct H5Object {
