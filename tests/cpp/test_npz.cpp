@@ -241,6 +241,21 @@ INSTANTIATE_TEST_SUITE_P(Compression, NpzTest,
                            return info.param == NpzCompression::Stored ? "Stored" : "Deflated";
                          });
 
+TEST(NpzWrite, NamingTableSpellings) {
+  EXPECT_EQ(NpzCompression::Gzip, NpzCompression::Deflated);
+  EXPECT_EQ(NpzCompression::None, NpzCompression::Stored);
+  const auto dir = fs::temp_directory_path() / ("ndbridge-test-npz-gzip-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::vector<std::int32_t> zeros(4096, 0);
+  ndbridge::write_npz(dir / "g.npz", {{"z", ArrayView::contiguous(zeros.data(), DType::of<std::int32_t>(), {4096})}},
+                      NpzCompression::Gzip);
+  const auto members = ndbridge::list_npz(dir / "g.npz");
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_TRUE(members[0].compressed);
+  EXPECT_LT(members[0].compressed_size, members[0].uncompressed_size);
+  fs::remove_all(dir);
+}
+
 TEST(NpzWrite, RejectsBadNames) {
   const auto dir = fs::temp_directory_path() / ("ndbridge-test-npz-names-" + std::to_string(::getpid()));
   fs::create_directories(dir);

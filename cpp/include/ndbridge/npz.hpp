@@ -14,10 +14,14 @@
 
 namespace ndbridge {
 
-/// How write_npz stores its members.
+/// How write_npz stores its members. None and Gzip are the names the
+/// options take everywhere (H5Compression, Python, the command line); Stored
+/// and Deflated, zip's own names, mean the same.
 enum class NpzCompression {
-  Stored,    ///< as they are, like numpy.savez
-  Deflated,  ///< zlib's deflate at its default level, like numpy.savez_compressed
+  Stored,           ///< as they are, like numpy.savez
+  Deflated,         ///< zlib's deflate at its default level, like numpy.savez_compressed
+  None = Stored,    ///< the naming table's name for Stored
+  Gzip = Deflated,  ///< the naming table's name for Deflated (zip's deflate)
 };
 
 /// The default of NpzLimits::max_inflated_bytes: 16 GiB.
