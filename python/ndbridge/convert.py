@@ -61,8 +61,6 @@ from .options import COMPRESSIONS, SUFFIXES, format_name
 
 #: Bytes of one HDF5 chunk of whole rows, when the output is compressed.
 CHUNK_BYTES = 1 << 20
-#: The names options take (options.FORMATS) as detect_format names them.
-_FORMATS = {"npy": NPY, "npz": NPZ, "h5": HDF5}
 
 
 @dataclass
@@ -183,7 +181,8 @@ def _write_h5(out: Path, tmp: Path, sources: Iterator[ArraySource], opts: _Optio
 
 
 def _write_zip(out: Path, tmp: Path, sources: Iterator[ArraySource], opts: _Options) -> None:
-    method = zipfile.ZIP_STORED if opts.compression == "none" else zipfile.ZIP_DEFLATED
+    deflate = options.npz_deflates(opts.compression, None)
+    method = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
     level = opts.level if method == zipfile.ZIP_DEFLATED else None
     seen: set[str] = set()
     with zipfile.ZipFile(tmp, "w", compression=method, compresslevel=level, allowZip64=True) as zf:
@@ -232,14 +231,14 @@ def written_atomically(out: Path, force: bool) -> Iterator[Path]:
 def output_format(out: PathLike, to: str | None = None) -> str:
     """The format to write: ``to`` if given, else told by the suffix of ``out``."""
     if to is not None:
-        return _FORMATS[format_name(to, "the output format")]
+        return format_name(to, "the output format")
     suffix = Path(out).suffix.lower()
     if suffix not in SUFFIXES:
         raise UsageError(
             f"cannot tell the output format of {quoted(out)} from its suffix; "
             "name it .npy, .npz, .h5 or .hdf5, or give the format (--to)"
         )
-    return _FORMATS[SUFFIXES[suffix]]
+    return SUFFIXES[suffix]
 
 
 def _check_options(fmt: str, compression: str, level: int, shuffle: bool) -> None:

@@ -491,7 +491,7 @@ def write_h5(
         dataset,
         np.asarray(array),
         None if chunks is None else [int(c) for c in chunks],
-        "" if compression in (None, "none") else compression,
+        compression or "",
         options.gzip_level(gzip_level, compression_level),
         bool(shuffle),
         bool(fletcher32),

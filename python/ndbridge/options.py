@@ -39,12 +39,12 @@ def gzip_level(
     value: int | None, alias: int | None = None, alias_name: str = "compression_level"
 ) -> int:
     """The gzip level given as ``gzip_level`` or under its other spelling
-    (``alias_name``); GZIP_LEVEL when neither is. UsageError when both are,
-    with different values."""
-    if value is not None and alias is not None and int(value) != int(alias):
+    (``alias_name``), as given (the writers check it); GZIP_LEVEL when
+    neither is. UsageError when both are, with different values."""
+    if value is not None and alias is not None and value != alias:
         raise UsageError(f"gzip_level={value} and {alias_name}={alias} disagree; give one")
     chosen = value if value is not None else alias
-    return GZIP_LEVEL if chosen is None else int(chosen)
+    return GZIP_LEVEL if chosen is None else chosen
 
 
 def npz_deflates(compression: str | None, compress: bool | None) -> bool:

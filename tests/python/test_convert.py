@@ -366,6 +366,8 @@ def test_corrupt_npz_member(tmp_path: Path) -> None:
         ("o.npz", {"shuffle": True}, "--shuffle is an HDF5 filter"),
         ("o.h5", {"compression": "zstd"}, "unknown compression 'zstd'"),
         ("o.h5", {"level": 10}, "compression level must be an integer from 0 to 9"),
+        ("o.h5", {"level": True}, "compression level must be an integer from 0 to 9"),
+        ("o.h5", {"gzip_level": 2.5}, "compression level must be an integer from 0 to 9"),
         ("o.h5", {"to": "csv"}, "the output format must be npy, npz or h5, not 'csv'"),
     ],
 )

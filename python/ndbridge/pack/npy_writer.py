@@ -254,11 +254,12 @@ class NpySink:
         ]
         provenance = {
             k: self.state[k]
-            for k in ("ndbridge_version", "created", "source_root", "format", "names")
-        }
-        provenance["options"] = self.options
-        provenance["pixels"] = report
-        provenance["count"] = n
+            for k in (packed.ATTR_VERSION, packed.ATTR_CREATED, packed.ATTR_SOURCE_ROOT,
+                      packed.ATTR_FORMAT, packed.ATTR_NAMES)
+        }  # fmt: skip
+        provenance[packed.ATTR_OPTIONS] = self.options
+        provenance[packed.ATTR_PIXELS] = report
+        provenance[packed.ATTR_COUNT] = n
         members: list[tuple[str, np.dtype, tuple[int, ...], Any]] = []
         if self.classes:
             members.append(

@@ -27,6 +27,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from .. import packed
 from .._core import __version__
 from .._errors import Error, FileError, FormatError, MismatchError, UsageError, file_error
 from .._formats import system_errno
@@ -122,7 +123,7 @@ def pack(
                 job, out, shards=shards, shard_size=shard_size, scheduler=scheduler,
                 dask_address=dask_address, retries=retries, force=force, started=started,
             )  # fmt: skip
-        finals = (out, out.with_name(out.stem + ".meta.npz")) if job.fmt == "npy" else (out,)
+        finals = (out, out.with_name(out.stem + packed.META_SUFFIX)) if job.fmt == "npy" else (out,)
         for existing in finals:
             if existing.exists() and not force:
                 raise UsageError(f"'{existing}' already exists; use --force to replace it")
@@ -155,10 +156,10 @@ def pack_items(
     notes: list[str] = []
     workers = _threads_within_file_limit(job.threads(), notes)
     meta = {
-        "ndbridge_version": __version__,
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "source_root": str(job.root),
-        "names": census.names,
+        packed.ATTR_VERSION: __version__,
+        packed.ATTR_CREATED: datetime.now(UTC).isoformat(timespec="seconds"),
+        packed.ATTR_SOURCE_ROOT: str(job.root),
+        packed.ATTR_NAMES: census.names,
         **(attrs or {}),
     }
     options = job.options(census.kind, workers)

@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .._errors import Error, FormatError, NotFoundError, UnsupportedError, UsageError
-from ..packed import IMAGES, PATHS, SKIPPED_PATHS, SKIPPED_REASONS
+from ..packed import ATTR_OPTIONS, ATTR_SOURCE_ROOT, IMAGES, PATHS, SKIPPED_PATHS, SKIPPED_REASONS
 from .decoding import decode_batch
 from .interrupt import raise_pending, reported
 from .job import PackJob, PackSummary
@@ -279,7 +279,7 @@ def pack_sharded(
         bar.close()
     workers = job.threads() if scheduler == "local" else job.workers or 1
     options = {**job.options(census.kind, workers), "shards": len(specs), "scheduler": scheduler}
-    attrs = {"source_root": str(job.root), "options": json.dumps(options, sort_keys=True)}
+    attrs = {ATTR_SOURCE_ROOT: str(job.root), ATTR_OPTIONS: json.dumps(options, sort_keys=True)}
     ignored = [(census.stored(p), r) for p, r in census.ignored]
     merged = merge([spec.path for spec in specs], out, force=True, attrs=attrs, ignored=ignored)
     for spec in specs:  # what killed or abandoned attempts left behind
