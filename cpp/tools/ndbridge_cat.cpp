@@ -91,29 +91,10 @@ Array read_npz_target(const std::string& path, std::string member, const std::op
     }
     member = names.front();
   }
-  Array array = archive.read(member);
-  if (!rows) return array;
-  // A member is read whole (deflate streams cannot seek), then cut,
-  // keeping its memory order.
-  const auto [start, stop] = resolve(*rows, array.shape(), quote_path(path) + ":" + member);
-  ndbridge::Shape shape = array.shape();
-  const std::uint64_t n = shape[0];
-  const std::uint64_t k = stop - start;
-  shape[0] = k;
-  Array out = Array::uninitialized(array.dtype(), shape, array.order());
-  if (out.nbytes() == 0) return out;
-  const std::uint64_t item = array.dtype().itemsize();
-  const std::uint64_t per_row = array.size() / n;  // elements in one row (n > 0 here)
-  if (!array.fortran_order() || array.ndim() == 1) {
-    std::memcpy(out.mutable_bytes(), array.bytes() + start * per_row * item,
-                static_cast<std::size_t>(out.nbytes()));
-  } else {
-    for (std::uint64_t j = 0; j < per_row; ++j) {  // one run per column
-      std::memcpy(out.mutable_bytes() + j * k * item, array.bytes() + (j * n + start) * item,
-                  static_cast<std::size_t>(k * item));
-    }
-  }
-  return out;
+  if (!rows) return archive.read(member);
+  // The library checks the range and keeps the member's memory order.
+  const auto [start, stop] = resolve(*rows, archive.member(member).shape, quote_path(path) + ":" + member);
+  return archive.read_rows(member, start, stop);
 }
 
 #if NDBRIDGE_WITH_HDF5

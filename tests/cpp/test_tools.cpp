@@ -226,6 +226,14 @@ TEST_F(Tools, Npz) {
   EXPECT_EQ(cat({path("pair.npz") + ":v", "--rows", "4:6"}).out, "5\n6\n");
   // Fortran-ordered (3, 2): rows 1..3 of [[1, 4], [2, 5], [3, 6]].
   EXPECT_EQ(cat({path("pair.npz") + ":m", "--rows", "1:3"}).out, "2 5\n3 6\n");
+  // Rows outside the member, or backwards: one line naming it, exit 1 as
+  // for .npy and HDF5 (never a read past the member's end).
+  for (const char* bad : {"4:60", "5:2"}) {
+    const Result r = run(NDBRIDGE_CAT, {path("pair.npz") + ":v", "--rows", bad}, true);
+    EXPECT_EQ(r.code, 1) << bad << ": " << r.out;
+    EXPECT_NE(r.out.find("pair.npz' member 'v.npy'"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("outside the first axis"), std::string::npos) << r.out;
+  }
   const Result ambiguous = run(NDBRIDGE_CAT, {path("pair.npz")}, true);
   EXPECT_EQ(ambiguous.code, 1);
   EXPECT_NE(ambiguous.out.find("name one as FILE:NAME"), std::string::npos) << ambiguous.out;
