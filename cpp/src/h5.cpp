@@ -569,10 +569,8 @@ struct H5File::State {
   detail::File raw{-1, {}};  // the same file, for the contiguous fast path
   // The whole file mapped, made on first use by a picked-row read of a
   // contiguous dataset: a row is then a memcpy, not a pread (a system call
-  // per row is most of a batch of narrow rows). Null when it cannot be made
-  // (an address-space limit): rows are then read with pread.
-  mutable std::once_flag map_once;
-  mutable std::shared_ptr<detail::Mapping> mapped;
+  // per row is most of a batch of narrow rows).
+  detail::LazyMapping mapped;
   detail::VirtualOrigin origin;  // where virtual datasets' source files are looked for
   Handle file;
   std::mutex mutex;  // guards `datasets`
@@ -686,13 +684,7 @@ void H5File::State::read_picked_into(const OpenDataset& d, const std::string& da
     // Where the elements lie, no HDF5 call: copied from the file's map, or
     // read with pread() where the map does not reach (a file that grew, or
     // claims data past its end, which pread then reports).
-    std::call_once(map_once, [this] {
-      try {
-        if (raw.size_at_open() > 0) mapped = detail::Mapping::map(raw, raw.size_at_open());
-      } catch (const FileError&) {
-      }
-    });
-    const detail::Mapping* map = mapped.get();
+    const detail::Mapping* map = mapped.get(raw).get();
     const detail::StoredLayout layout{d.shape, d.info.dtype->itemsize(), false, *d.raw_offset};
     detail::run_plan(detail::plan_rows(layout, rows, false, detail::ReadOrder::Request), buffer,
                      [&](std::byte* out, std::uint64_t from, std::uint64_t n) {

@@ -118,7 +118,7 @@ Array map_npy_rows(const std::filesystem::path& path, std::uint64_t start, std::
   shape[0] = stop - start;
   const std::uint64_t row_bytes = h.shape[0] == 0 ? 0 : h.data_bytes / h.shape[0];
   const std::uint64_t length = (stop - start) * row_bytes;
-  if (length == 0) return Array::uninitialized(h.dtype, shape, h.fortran_order ? MemoryOrder::Fortran : MemoryOrder::C);
+  if (length == 0) return Array::uninitialized(h.dtype, shape, h.order());
   const std::uint64_t first = h.data_offset + start * row_bytes;
   auto mapping = detail::Mapping::map(file, first, length);
   return Array(h.dtype, shape, h.order(), mapping, mapping->at(first), Access::ReadOnly);

@@ -160,15 +160,7 @@ struct NpzReader::Impl {
 
   // The whole archive mapped, made on first use; null when it cannot be
   // (an address-space limit), and stored members are then read with pread.
-  const detail::Mapping* mapping() const {
-    std::call_once(map_once, [this] {
-      try {
-        if (file.size_at_open() > 0) mapped = detail::Mapping::map(file, file.size_at_open());
-      } catch (const FileError&) {
-      }
-    });
-    return mapped.get();
-  }
+  const detail::Mapping* mapping() const { return mapped.get(file).get(); }
 
   // Gathers what `plan` asks of member `e` (its layout from `h`, data from
   // archive offset `data`, opened as `src`) into `out`.
@@ -228,8 +220,7 @@ struct NpzReader::Impl {
     return out;
   }
 
-  mutable std::once_flag map_once;
-  mutable std::shared_ptr<detail::Mapping> mapped;
+  detail::LazyMapping mapped;
 };
 
 NpzReader::NpzReader(const std::filesystem::path& path, NpzLimits limits)
@@ -338,7 +329,7 @@ Array NpzReader::map(std::string_view name) const {
     throw FileError(impl_->file.name() + ": cannot map the archive into memory", ENOMEM);
   }
   auto* data = m->at(r.layout.base);
-  return Array(h.dtype, h.shape, h.order(), impl_->mapped, data, Access::ReadOnly);
+  return Array(h.dtype, h.shape, h.order(), impl_->mapped.get(impl_->file), data, Access::ReadOnly);
 }
 
 void NpzReader::extract(std::string_view name, const std::filesystem::path& npy) const {

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <limits>
 
+#include "ndbridge/error.hpp"
+
 namespace ndbridge::detail {
 
 std::shared_ptr<Mapping> Mapping::map(const File& file, std::uint64_t size) {
@@ -33,6 +35,16 @@ std::shared_ptr<Mapping> Mapping::map(const File& file, std::uint64_t offset, st
 
 Mapping::~Mapping() {
   ::munmap(const_cast<std::byte*>(base_), size_);
+}
+
+const std::shared_ptr<Mapping>& LazyMapping::get(const File& file) const {
+  std::call_once(once_, [&] {
+    try {
+      if (file.size_at_open() > 0) mapping_ = Mapping::map(file, file.size_at_open());
+    } catch (const FileError&) {
+    }
+  });
+  return mapping_;
 }
 
 }  // namespace ndbridge::detail

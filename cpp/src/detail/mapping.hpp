@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 #include "detail/file.hpp"
 
@@ -36,6 +37,22 @@ class Mapping {
   const std::byte* base_;
   std::size_t size_;
   std::uint64_t file_offset_;
+};
+
+/// A map of the whole of a file, made on first use and kept: how readers
+/// that copy many small pieces (picked rows) avoid a pread per piece. It
+/// relies on the file not shrinking while it is read, as any memory map
+/// does (a page past the new end faults with SIGBUS).
+class LazyMapping {
+ public:
+  /// The map of `file` as it was when opened, or null when there is none
+  /// (an empty file, an address-space limit): read with pread then.
+  /// Thread-safe; `file` must be the same on every call.
+  const std::shared_ptr<Mapping>& get(const File& file) const;
+
+ private:
+  mutable std::once_flag once_;
+  mutable std::shared_ptr<Mapping> mapping_;
 };
 
 }  // namespace ndbridge::detail
