@@ -18,6 +18,7 @@ namespace {
 
 // HDF5 dimensions come from the file and may multiply past 64 bits.
 std::optional<std::uint64_t> nbytes(const DType& dtype, const Shape& shape) {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   std::uint64_t n = dtype.itemsize();
   for (const std::uint64_t d : shape) {
     if (d != 0 && n > std::numeric_limits<std::uint64_t>::max() / d) return std::nullopt;

@@ -116,6 +116,15 @@ def test_npy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert entry["stored_bytes"] == entry["nbytes"] == 60
 
 
+def test_an_empty_axis_makes_nothing_however_large_the_others(tmp_path: Path) -> None:
+    path = tmp_path / "z.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("x", shape=(2**40, 2**40, 0), dtype="u1")
+    (entry,) = [e for e in cpp.describe(path)["entries"] if e["name"] == "/x"]
+    assert entry["shape"] == (2**40, 2**40, 0)
+    assert entry["nbytes"] == 0 and entry["stored_bytes"] == 0
+
+
 def test_npz(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "z.npz"
     np.savez_compressed(path, a=np.zeros(1000), **{"g/b": np.arange(3, dtype=np.int16)})
