@@ -1,5 +1,7 @@
 #include "convert.hpp"
 
+#include <pybind11/stl.h>
+
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -14,6 +16,14 @@ py::str file_text(const std::string& text) {
   PyObject* out = PyUnicode_DecodeUTF8(text.data(), static_cast<Py_ssize_t>(text.size()), "surrogateescape");
   if (out == nullptr) throw py::error_already_set();
   return py::reinterpret_steal<py::str>(out);
+}
+
+py::object text_or_none(const std::string& text) {
+  return text.empty() ? py::object(py::none()) : py::object(file_text(text));
+}
+
+py::object shape_or_none(const std::optional<Shape>& shape) {
+  return shape ? py::object(py::tuple(py::cast(*shape))) : py::object(py::none());
 }
 
 py::list file_texts(const std::vector<std::string>& texts) {

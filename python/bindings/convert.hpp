@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ inline std::string quoted(const std::filesystem::path& path) { return "'" + path
 pybind11::str file_text(const std::string& text);
 /// file_text() of each, as a list.
 pybind11::list file_texts(const std::vector<std::string>& texts);
+/// None for empty text (nothing to say), else file_text().
+pybind11::object text_or_none(const std::string& text);
+/// The shape as a tuple, or None.
+pybind11::object shape_or_none(const std::optional<Shape>& shape);
 
 /// numpy's dtype for `dtype`, built by numpy from DType::descr() (the
 /// mapping has one home) and cached per descr.

@@ -18,17 +18,9 @@ namespace ndbridge::python {
 
 namespace {
 
-py::object text_or_none(const std::string& text) {
-  return text.empty() ? py::object(py::none()) : py::object(file_text(text));
-}
-
 template <class T>
 py::object optional(const std::optional<T>& value) {
   return value ? py::cast(*value) : py::none();
-}
-
-py::object shape_or_none(const std::optional<Shape>& shape) {
-  return shape ? py::object(py::tuple(py::cast(*shape))) : py::object(py::none());
 }
 
 py::dict entry_dict(EntryDescription& e, FileFormat format) {

@@ -30,11 +30,6 @@ const char* kind_name(H5Object::Kind kind) {
   }
 }
 
-py::object optional_shape(const std::optional<Shape>& shape) {
-  if (!shape) return py::none();
-  return py::tuple(py::cast(*shape));
-}
-
 py::dict to_dict(const H5Object& o) {
   py::dict d;
   d["path"] = file_text(o.path);
@@ -43,7 +38,7 @@ py::dict to_dict(const H5Object& o) {
   py::dict unreadable;
   for (const auto& [name, why] : o.unreadable_attributes) unreadable[file_text(name)] = file_text(why);
   d["unreadable_attributes"] = unreadable;
-  d["error"] = o.error.empty() ? py::object(py::none()) : py::object(file_text(o.error));
+  d["error"] = text_or_none(o.error);
   if (o.kind == H5Object::Kind::Dataset && !o.error.empty()) {
     // Nothing but the kind is known of a dataset libhdf5 cannot open.
     for (const char* key : {"dtype", "type", "shape", "layout", "chunks"}) d[key] = py::none();
@@ -55,12 +50,12 @@ py::dict to_dict(const H5Object& o) {
   } else if (o.kind == H5Object::Kind::Dataset) {
     d["dtype"] = o.dtype ? py::object(py::str(o.dtype->descr())) : py::object(py::none());
     d["readable"] = o.readable;
-    d["unreadable_reason"] = o.unreadable_reason.empty() ? py::object(py::none()) : py::object(file_text(o.unreadable_reason));
+    d["unreadable_reason"] = text_or_none(o.unreadable_reason);
     d["type"] = file_text(o.type);
     d["shape"] = py::tuple(py::cast(o.shape));
     d["null_dataspace"] = o.null_dataspace;
     d["layout"] = o.layout;
-    d["chunks"] = optional_shape(o.chunks);
+    d["chunks"] = shape_or_none(o.chunks);
     d["filters"] = file_texts(o.filters);
     d["virtual_sources"] = virtual_source_dicts(o.virtual_sources);  // empty unless virtual
   } else if (!o.type.empty()) {

@@ -126,12 +126,7 @@ void register_npz(py::module_& m) {
              return std::make_unique<OpenNpz>(quoted(path), NpzReader(path, limits_of(max_bytes)));
            }),
            py::arg("path"), py::arg("max_bytes"))
-      .def("names",
-           [](OpenNpz& r) {
-             py::list out;
-             for (const std::string& name : r.use()->names()) out.append(file_text(name));
-             return out;
-           })
+      .def("names", [](OpenNpz& r) { return file_texts(r.use()->names()); })
       .def("__contains__", [](OpenNpz& r, const std::string& name) { return r.use()->contains(name); },
            py::arg("name"))
       .def("members", [](OpenNpz& r) {
