@@ -88,6 +88,8 @@ class NpySink:
         self._images: Any = None
         self._writeback = Writeback(self.partial)
         state = self.checkpoint.load() if resume else None
+        if state is not None and not self._on_disk(state):
+            state = None  # finished (renamed) or removed since: nothing to continue
         if state is not None:
             self.checkpoint.check(state, options, meta["source_root"], classes)
         if state is None:
@@ -113,6 +115,13 @@ class NpySink:
         self._skipped = self._skipped_path.open("a", encoding="utf-8")
 
     # -- resume -------------------------------------------------------------
+
+    def _on_disk(self, state: dict[str, Any]) -> bool:
+        # A run stopped after renaming OUT.partial into place but before
+        # removing the state leaves a record of files that are gone.
+        sides = (self._labels_path, self._paths_path, self._skipped_path)
+        images = state.get("shape") is None or self.partial.is_file()
+        return images and all(p.is_file() for p in sides)
 
     def _truncate_side_files(self) -> None:
         # Side files may hold entries written after the last saved state.
@@ -342,6 +351,10 @@ class NpySink:
             meta_partial = meta.with_name(meta.name + ".partial")
             self._write_zip(meta_partial, False, self._members(report, ignored))
             _fsync(self.partial)
+            # Two names cannot change in one step. The metadata goes first and
+            # the state stays until both are in place: a run stopped between
+            # the renames leaves the new OUT.meta.npz beside the old OUT, a pair
+            # Dataset refuses by its row counts, and --resume finishes it.
             os.replace(meta_partial, meta)
             os.replace(self.partial, self.out)
         else:
@@ -365,7 +378,7 @@ class NpySink:
         the state file is replaced whole after each batch, so it always
         describes what is on disk."""
         state = self.checkpoint.load()
-        return state is not None and int(state["consumed"]) > 0
+        return state is not None and int(state["consumed"]) > 0 and self._on_disk(state)
 
     def discard(self) -> None:
         """Close and delete every partial file (a failed run that cannot resume)."""
