@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -234,19 +235,52 @@ def test_sigkill_leaves_previous_output_or_none_and_resume_completes(
 
 # -- killed at the renames that finish a run --------------------------------------
 
-#: Runs the CLI with os.replace killing the process (SIGKILL) right after it
-#: has renamed something to the path given first.
-_KILLED_AFTER_RENAME = textwrap.dedent("""
-    import os, runpy, signal, sys
-    target, real = os.path.abspath(sys.argv[1]), os.replace
+#: Runs the CLI (arguments from the third on) with os.replace sending the
+#: process the signal numbered first right after it has renamed something
+#: to the path given second.
+_SIGNAL_AFTER_RENAME = textwrap.dedent("""
+    import os, runpy, sys
+    signum, target, real = int(sys.argv[1]), os.path.abspath(sys.argv[2]), os.replace
     def replace(src, dst, *args, **kwargs):
         real(src, dst, *args, **kwargs)
         if os.path.abspath(dst) == target:
-            os.kill(os.getpid(), signal.SIGKILL)
+            os.kill(os.getpid(), signum)
     os.replace = replace
-    sys.argv = ["ndbridge", *sys.argv[2:]]
+    sys.argv = ["ndbridge", *sys.argv[3:]]
     runpy.run_module("ndbridge", run_name="__main__")
 """)
+
+
+def _pack_then_repack_over_it(tmp_path: Path, fmt: str) -> tuple[Path, Path, dict[str, Any]]:
+    """A small source folder, an earlier output of other files under OUT
+    (copied to ``previous/``), and what packing the folder gives."""
+    src = tmp_path / "src"
+    make_sources(src, classes=2, per_class=20, shape=(8, 8, 3))
+    reference = tmp_path / "ref" / f"ref.{fmt}"
+    reference.parent.mkdir()
+    ndbridge.pack(src, reference, labels="dirs", workers=1)
+    out = tmp_path / "out" / f"out.{fmt}"
+    out.parent.mkdir()
+    make_sources(tmp_path / "old", classes=1, per_class=3, shape=(8, 8, 3), seed=1)
+    ndbridge.pack(tmp_path / "old", out, labels="dirs", workers=1)
+    previous = tmp_path / "previous"
+    previous.mkdir()
+    for p in outputs(out):
+        shutil.copy(p, previous / p.name)
+    return src, out, packed(reference)
+
+
+def _repack_signalled(
+    src: Path, out: Path, signum: int, renamed: Path
+) -> subprocess.CompletedProcess[str]:
+    """``ndbridge pack SRC OUT --force`` receiving ``signum`` just after its
+    rename to ``renamed``."""
+    args = ["pack", str(src), str(out), "--labels", "dirs", "--workers", "1", "--force"]
+    return subprocess.run(
+        [sys.executable, "-c", _SIGNAL_AFTER_RENAME, str(signum), str(renamed), *args],
+        capture_output=True,
+        text=True,
+    )
 
 
 @pytest.mark.parametrize(
@@ -256,35 +290,44 @@ _KILLED_AFTER_RENAME = textwrap.dedent("""
 def test_killed_at_a_final_rename_then_resume_completes(
     tmp_path: Path, fmt: str, renamed: str
 ) -> None:
-    src = tmp_path / "src"
-    make_sources(src, classes=2, per_class=20, shape=(8, 8, 3))
-    reference = tmp_path / "ref" / f"ref.{fmt}"
-    reference.parent.mkdir()
-    ndbridge.pack(src, reference, labels="dirs", workers=1)
-    expected = packed(reference)
-    out = tmp_path / "out" / f"out.{fmt}"
-    out.parent.mkdir()
-    make_sources(tmp_path / "old", classes=1, per_class=3, shape=(8, 8, 3), seed=1)
-    ndbridge.pack(tmp_path / "old", out, labels="dirs", workers=1)
-    previous = tmp_path / "previous"
-    previous.mkdir()
-    for p in outputs(out):
-        shutil.copy(p, previous / p.name)
-
-    args = ["pack", str(src), str(out), "--labels", "dirs", "--workers", "1", "--force"]
-    target = meta_of(out) if renamed == "meta" else out
-    killed = subprocess.run(
-        [sys.executable, "-c", _KILLED_AFTER_RENAME, str(target), *args], capture_output=True
-    )
-    assert killed.returncode == -9, killed.stderr.decode()
+    src, out, expected = _pack_then_repack_over_it(tmp_path, fmt)
+    killed = _repack_signalled(src, out, signal.SIGKILL, meta_of(out) if renamed == "meta" else out)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     if renamed == "meta":
-        assert between_renames(out, previous, expected)
+        assert between_renames(out, tmp_path / "previous", expected)
         with pytest.raises(ndbridge.UsageError, match=r"'labels' has 40 rows, but the samples 3"):
             ndbridge.Dataset(out)
     else:
         assert packed(out) == expected
-    resumed = subprocess.run([*CLI, *args, "--resume"], capture_output=True, text=True)
+    resumed = subprocess.run(
+        [*CLI, "pack", str(src), str(out), "--labels", "dirs", "--force", "--resume"],
+        capture_output=True,
+        text=True,
+    )
     assert resumed.returncode == 0, resumed.stderr
+    assert packed(out) == expected
+    assert sorted(p.name for p in out.parent.iterdir()) == sorted(p.name for p in outputs(out))
+
+
+@pytest.mark.parametrize(
+    ("fmt", "signum"),
+    [
+        ("npy", signal.SIGINT),
+        ("npy", signal.SIGTERM),
+        ("npz", signal.SIGHUP),
+        ("h5", signal.SIGINT),
+    ],
+)
+def test_a_signal_among_the_final_renames_lets_the_run_complete(
+    tmp_path: Path, fmt: str, signum: int
+) -> None:
+    # Once the output is complete, Ctrl-C (or kill, or a hang-up) in the
+    # milliseconds of its renames must not leave it half in place, nor a
+    # state that a later --resume trips over: the run completes.
+    src, out, expected = _pack_then_repack_over_it(tmp_path, fmt)
+    run = _repack_signalled(src, out, signum, meta_of(out) if fmt == "npy" else out)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("packed "), run.stdout
     assert packed(out) == expected
     assert sorted(p.name for p in out.parent.iterdir()) == sorted(p.name for p in outputs(out))
 

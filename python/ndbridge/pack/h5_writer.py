@@ -326,8 +326,8 @@ class H5Sink:
             self._writeback.kick()
         self._checkpointed = time.monotonic()
 
-    def finish(self, report: dict[str, Any], ignored: list[tuple[str, str]]) -> Path:
-        """Mark the file complete, flush it to disk and rename it to its final name."""
+    def finish(self, report: dict[str, Any], ignored: list[tuple[str, str]]) -> None:
+        """Mark the file complete and flush it to disk."""
         f = self.file
         for name, values in ((packed.IGNORED_PATHS, [self.census.stored(p) for p, _ in ignored]),
                              (packed.IGNORED_REASONS, [r for _, r in ignored])):  # fmt: skip
@@ -343,6 +343,9 @@ class H5Sink:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+    def commit(self) -> Path:
+        """Rename the finished file into place and remove its state."""
         os.replace(self.partial, self.out)
         self.checkpoint.remove()
         return self.out

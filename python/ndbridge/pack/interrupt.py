@@ -30,6 +30,9 @@ SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 #: The signal that interrupted the pack running now, once one has.
 _pending: int | None = None
 
+#: Whether signals are held (:func:`signals_held`): handled, then dropped.
+_holding = False
+
 
 class Interrupted(KeyboardInterrupt):
     """A pack stopped by a signal; ``signal`` is its number."""
@@ -41,6 +44,8 @@ class Interrupted(KeyboardInterrupt):
 
 def _raise(signum: int, frame: FrameType | None) -> None:
     global _pending
+    if _holding:
+        return
     _pending = signum
     raise Interrupted(signum)
 
@@ -90,13 +95,19 @@ def exit_status(exc: KeyboardInterrupt) -> int:
 def signals_held() -> Iterator[None]:
     """Within the block, Ctrl-C, SIGTERM and SIGHUP wait; ones that came are dropped after.
 
-    For the short clean-up after a first interrupt: a second Ctrl-C must
-    not cut the checkpoint short. (SIGKILL still ends a clean-up that hangs.)
+    For the short clean-up after a first interrupt (a second Ctrl-C must not
+    cut the checkpoint short) and the renames of a finished output. (SIGKILL
+    still ends a clean-up that hangs.) Blocking the signals in this thread is
+    not enough: the kernel hands them to any thread that does not block
+    them (decoding threads, the write-back flusher), and Python then runs
+    the handler here, so the handler also drops what comes while held.
     """
+    global _holding
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     held = {signal.SIGINT, *SIGNALS}
+    holding, _holding = _holding, True
     signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
@@ -104,6 +115,7 @@ def signals_held() -> Iterator[None]:
         while signal.sigtimedwait(held, 0) is not None:
             pass
         signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+        _holding = holding
 
 
 def reported(exc: KeyboardInterrupt) -> None:

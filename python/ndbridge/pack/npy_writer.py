@@ -326,8 +326,8 @@ class NpySink:
             for name, dtype, shape, pieces in members:
                 write_member(zf, name, dtype, shape, pieces)
 
-    def finish(self, report: dict[str, Any], ignored: list[tuple[str, str]]) -> Path:
-        """Complete the output(s), flush to disk and rename into place."""
+    def finish(self, report: dict[str, Any], ignored: list[tuple[str, str]]) -> None:
+        """Complete the output(s) under their partial names and flush them to disk."""
         self._writeback.stop()
         for f in (self._labels, self._paths, self._skipped):
             f.close()
@@ -347,23 +347,35 @@ class NpySink:
             self._images.write(header)
             self._images.truncate(len(header) + self.count * self._sample_bytes())
             self._images.close()
-            meta = self.out.with_name(self.out.stem + packed.META_SUFFIX)
-            meta_partial = meta.with_name(meta.name + ".partial")
-            self._write_zip(meta_partial, False, self._members(report, ignored))
+            self._write_zip(self._meta_partial(), False, self._members(report, ignored))
             _fsync(self.partial)
-            # Two names cannot change in one step. The metadata goes first and
-            # the state stays until both are in place: a run stopped between
-            # the renames leaves the new OUT.meta.npz beside the old OUT, a pair
-            # Dataset refuses by its row counts, and --resume finishes it.
-            os.replace(meta_partial, meta)
-            os.replace(self.partial, self.out)
         else:
             self._images.close()
-            archive = self.out.with_name(self.out.name + ".partial.zip")
-            self._write_zip(archive, True, self._members(report, ignored))
-            os.replace(self.out.with_name(self.out.name + ".partial.zip"), self.out)
+            self._write_zip(self._zip_partial(), True, self._members(report, ignored))
+
+    def commit(self) -> Path:
+        """Rename the finished output(s) into place and remove the partial files."""
+        if self.fmt == "npy":
+            # Two names cannot change in one step. The metadata goes first and
+            # the state stays until both are in place: a run killed between
+            # the renames (SIGKILL; the packer holds other signals here) leaves
+            # the new OUT.meta.npz beside the old OUT, a pair Dataset refuses
+            # by its row counts, and --resume finishes it.
+            os.replace(self._meta_partial(), self._meta())
+            os.replace(self.partial, self.out)
+        else:
+            os.replace(self._zip_partial(), self.out)
         self._remove_partial_files()
         return self.out
+
+    def _meta(self) -> Path:
+        return self.out.with_name(self.out.stem + packed.META_SUFFIX)
+
+    def _meta_partial(self) -> Path:
+        return self._meta().with_name(self._meta().name + ".partial")
+
+    def _zip_partial(self) -> Path:
+        return self.out.with_name(self.out.name + ".partial.zip")
 
     def _remove_partial_files(self) -> None:
         # The state goes first: without it nothing is left to resume, and a

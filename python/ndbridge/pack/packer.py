@@ -186,7 +186,11 @@ def pack_items(
         count, skipped, dtype = sink.count, sink.skipped_count, sink.dtype()
         raise_pending()
         with _writing(partial):
-            path = sink.finish(run.report(), census.ignored)
+            sink.finish(run.report(), census.ignored)
+            # The output is complete: its renames are not cut short, and a
+            # signal in those milliseconds is dropped (the run has succeeded).
+            with signals_held():
+                path = sink.commit()
     except KeyboardInterrupt as stop:
         with signals_held():
             _close_quietly(sink)
