@@ -27,6 +27,14 @@ pybind11::object text_or_none(const std::string& text);
 /// The shape as a tuple, or None.
 pybind11::object shape_or_none(const std::optional<Shape>& shape);
 
+/// A name inside a file (HDF5 object, .npz member, attribute) as a caller
+/// passes it: the inverse of file_text(), so that a name list() or names()
+/// gave back, escaped bytes included, finds the same object. bytes pass as
+/// they are. Taken by value in binding signatures instead of std::string.
+struct NameInFile {
+  std::string bytes;
+};
+
 /// numpy's dtype for `dtype`, built by numpy from DType::descr() (the
 /// mapping has one home) and cached per descr.
 pybind11::dtype numpy_dtype(const DType& dtype);
@@ -44,3 +52,31 @@ pybind11::array to_numpy(const ArrayView& view, pybind11::object owner, bool wri
 ArrayView from_numpy(const pybind11::array& array, const std::string& context);
 
 }  // namespace ndbridge::python
+
+namespace pybind11::detail {
+
+template <>
+struct type_caster<ndbridge::python::NameInFile> {
+  PYBIND11_TYPE_CASTER(ndbridge::python::NameInFile, const_name("str"));
+
+  bool load(handle src, bool /*convert*/) {
+    if (PyBytes_Check(src.ptr())) {
+      value.bytes.assign(PyBytes_AS_STRING(src.ptr()), static_cast<std::size_t>(PyBytes_GET_SIZE(src.ptr())));
+      return true;
+    }
+    if (!PyUnicode_Check(src.ptr())) return false;
+    // A lone surrogate that surrogateescape cannot map to a byte is no name
+    // any file can hold: the UnicodeEncodeError says which character.
+    PyObject* encoded = PyUnicode_AsEncodedString(src.ptr(), "utf-8", "surrogateescape");
+    if (encoded == nullptr) throw error_already_set();
+    value.bytes.assign(PyBytes_AS_STRING(encoded), static_cast<std::size_t>(PyBytes_GET_SIZE(encoded)));
+    Py_DECREF(encoded);
+    return true;
+  }
+
+  static handle cast(const ndbridge::python::NameInFile& name, return_value_policy, handle) {
+    return ndbridge::python::file_text(name.bytes).release();
+  }
+};
+
+}  // namespace pybind11::detail

@@ -184,29 +184,29 @@ void register_h5(py::module_& m) {
       .def("list", [](OpenH5& f) { return list_objects(*f.use()); })
       .def(
           "__contains__",
-          [](OpenH5& f, const std::string& path) {
+          [](OpenH5& f, const NameInFile& path) {
             const auto file = f.use();
             py::gil_scoped_release release;
-            return file->contains(path);
+            return file->contains(path.bytes);
           },
           py::arg("path"))
       // rows= is parsed here rather than in Python: small row reads are a
       // hot path, and every Python frame costs a microsecond.
       .def(
           "read",
-          [](OpenH5& f, const std::string& d, const py::object& rows, const py::object& out) {
-            const Rows asked = parse_rows(rows, [&] { return f.name() + ": dataset '" + d + "'"; });
-            return read_as_asked(*f.use(), d, asked, out);
+          [](OpenH5& f, const NameInFile& d, const py::object& rows, const py::object& out) {
+            const Rows asked = parse_rows(rows, [&] { return f.name() + ": dataset '" + d.bytes + "'"; });
+            return read_as_asked(*f.use(), d.bytes, asked, out);
           },
           py::arg("dataset"), py::kw_only(), py::arg("rows") = py::none(), py::arg("out") = py::none(),
           "A whole dataset, rows (start, stop) of it or the rows at an index array, as read_h5 reads them.")
       .def("read_rows",
-           [](OpenH5& f, const std::string& d, std::uint64_t start, std::uint64_t stop) {
+           [](OpenH5& f, const NameInFile& d, std::uint64_t start, std::uint64_t stop) {
              const auto file = f.use();
-             return read_rows_to_numpy(*file, d, start, stop, read_info(*file, d));
+             return read_rows_to_numpy(*file, d.bytes, start, stop, read_info(*file, d.bytes));
            },
            py::arg("dataset"), py::arg("start"), py::arg("stop"))
-      .def("attributes", [](OpenH5& f, const std::string& o) { return read_attributes(*f.use(), o); },
+      .def("attributes", [](OpenH5& f, const NameInFile& o) { return read_attributes(*f.use(), o.bytes); },
            py::arg("object"))
       .def("close", [](OpenH5& f) {
         py::gil_scoped_release release;
@@ -222,17 +222,17 @@ void register_h5(py::module_& m) {
       py::arg("path"));
   m.def(
       "read_h5",
-      [](const std::filesystem::path& path, const std::string& dataset, const py::object& rows) {
-        const Rows asked = parse_rows(rows, [&] { return quoted(path) + ": dataset '" + dataset + "'"; });
+      [](const std::filesystem::path& path, const NameInFile& dataset, const py::object& rows) {
+        const Rows asked = parse_rows(rows, [&] { return quoted(path) + ": dataset '" + dataset.bytes + "'"; });
         H5File file = open_file(path);
-        return read_as_asked(file, dataset, asked, py::none());
+        return read_as_asked(file, dataset.bytes, asked, py::none());
       },
       py::arg("path"), py::arg("dataset"), py::arg("rows"));
   m.def(
       "read_h5_attrs",
-      [](const std::filesystem::path& path, const std::string& object) {
+      [](const std::filesystem::path& path, const NameInFile& object) {
         H5File file = open_file(path);
-        return read_attributes(file, object);
+        return read_attributes(file, object.bytes);
       },
       py::arg("path"), py::arg("object"));
   m.def(

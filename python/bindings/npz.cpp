@@ -127,7 +127,7 @@ void register_npz(py::module_& m) {
            }),
            py::arg("path"), py::arg("max_bytes"))
       .def("names", [](OpenNpz& r) { return file_texts(r.use()->names()); })
-      .def("__contains__", [](OpenNpz& r, const std::string& name) { return r.use()->contains(name); },
+      .def("__contains__", [](OpenNpz& r, const NameInFile& name) { return r.use()->contains(name.bytes); },
            py::arg("name"))
       .def("members", [](OpenNpz& r) {
         const auto reader = r.use();
@@ -139,17 +139,17 @@ void register_npz(py::module_& m) {
       })
       .def(
           "read",
-          [](OpenNpz& r, const std::string& name, const py::object& rows, bool mmap, const py::object& out) {
-            const Rows asked = parse_rows(rows, [&] { return r.name() + " member '" + name + ".npy'"; });
-            return read_member(*r.use(), name, asked, mmap, out, r.name());
+          [](OpenNpz& r, const NameInFile& name, const py::object& rows, bool mmap, const py::object& out) {
+            const Rows asked = parse_rows(rows, [&] { return r.name() + " member '" + name.bytes + ".npy'"; });
+            return read_member(*r.use(), name.bytes, asked, mmap, out, r.name());
           },
           py::arg("name"), py::arg("rows"), py::arg("mmap"), py::arg("out"))
       .def(
           "extract",
-          [](OpenNpz& r, const std::string& name, const std::filesystem::path& npy) {
+          [](OpenNpz& r, const NameInFile& name, const std::filesystem::path& npy) {
             const auto reader = r.use();
             py::gil_scoped_release release;
-            reader->extract(name, npy);
+            reader->extract(name.bytes, npy);
           },
           py::arg("name"), py::arg("npy"))
       .def("close", [](OpenNpz& r) {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -84,14 +83,19 @@ def h5py_errors(path: PathLike) -> Iterator[None]:
         raise FormatError(f"{quoted(path)}: HDF5 cannot read it: {reason}") from None
 
 
+def _name_text(name: str | bytes) -> str:
+    # h5py gives names that are not UTF-8 as bytes; ndbridge escapes such
+    # bytes as lone surrogates, as the C++ binding's names do.
+    return name if isinstance(name, str) else name.decode("utf-8", "surrogateescape")
+
+
 def h5_dataset_names(file: h5py.File) -> list[str]:
     """Every dataset of an open file, as paths without the leading ``/``, sorted."""
     names: list[str] = []
 
     def visit(name: str | bytes, obj: Any) -> None:
         if isinstance(obj, h5py.Dataset):
-            # h5py gives names that are not UTF-8 as bytes.
-            names.append(os.fsdecode(name) if isinstance(name, bytes) else name)
+            names.append(_name_text(name))
 
     with h5py_errors(file.filename):
         file.visititems(visit)
@@ -99,9 +103,13 @@ def h5_dataset_names(file: h5py.File) -> list[str]:
 
 
 def h5_dataset(file: h5py.File, path: PathLike, name: str) -> h5py.Dataset:
-    """The dataset ``name`` of an open file; NotFoundError if it is missing or a group."""
+    """The dataset ``name`` of an open file; NotFoundError if it is missing or a group.
+
+    ``name`` may hold bytes that are not UTF-8 escaped as lone surrogates (as
+    h5_dataset_names and the C++ listing give them): h5py takes them as bytes.
+    """
     with h5py_errors(path):
-        obj = file.get(name)
+        obj = file.get(name.encode("utf-8", "surrogateescape"))
     if obj is None:
         raise NotFoundError(f"{quoted(path)}: no dataset named '{name}'")
     if not isinstance(obj, h5py.Dataset):
@@ -129,9 +137,10 @@ def h5py_source(path: PathLike, dataset: h5py.Dataset) -> ArraySource:
     references, variable-length sequences, null dataspaces), and for a
     virtual dataset what :func:`require_virtual_sources` raises.
     """
-    where = f"{quoted(path)}: dataset '{dataset.name}'"
+    name = _name_text(dataset.name)
+    where = f"{quoted(path)}: dataset '{name}'"
     if dataset.is_virtual:
-        require_virtual_sources(path, dataset.name)
+        require_virtual_sources(path, name)
     if dataset.shape is None:
         raise UnsupportedError(
             f"{where} has a null dataspace (no array), which ndbridge does not convert"
@@ -151,13 +160,13 @@ def h5py_source(path: PathLike, dataset: h5py.Dataset) -> ArraySource:
     if string is not None and string.length is None:
         text = dataset.asstr()
         # Fixed-width <U needs the longest string first: one pass over the blocks.
-        probe = ArraySource(dataset.name, np.dtype("<U1"), shape, lambda a, b: rows(text, a, b))
+        probe = ArraySource(name, np.dtype("<U1"), shape, lambda a, b: rows(text, a, b))
         width = 1
         for _, block in probe.blocks():
             width = max(width, np.asarray(block, dtype=str).dtype.itemsize // 4)
         dtype = np.dtype(f"<U{width}")
         return ArraySource(
-            dataset.name.lstrip("/"), dtype, shape, lambda a, b: np.asarray(rows(text, a, b), dtype)
+            name.lstrip("/"), dtype, shape, lambda a, b: np.asarray(rows(text, a, b), dtype)
         )
     dtype = np.dtype(dataset.dtype.str)  # drops h5py's enum/string metadata
     if dtype.kind not in _KINDS:
@@ -165,7 +174,7 @@ def h5py_source(path: PathLike, dataset: h5py.Dataset) -> ArraySource:
             f"{where} holds {dataset.dtype} elements, which ndbridge does not convert"
         )
     return ArraySource(
-        dataset.name.lstrip("/"),
+        name.lstrip("/"),
         dtype,
         shape,
         lambda a, b: np.asarray(rows(dataset, a, b)).view(dtype),

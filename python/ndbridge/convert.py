@@ -166,8 +166,12 @@ def _write_h5(out: Path, tmp: Path, sources: Iterator[ArraySource], opts: _Optio
                 if opts.compression == "gzip":
                     filters["compression_opts"] = opts.level
             try:
+                # Bytes: a name read as escaped non-UTF-8 bytes is written back as them.
                 dataset = file.create_dataset(
-                    source.name, shape=source.shape, dtype=dtype, **filters
+                    source.name.encode("utf-8", "surrogateescape"),
+                    shape=source.shape,
+                    dtype=dtype,
+                    **filters,
                 )
             except (ValueError, TypeError) as exc:
                 raise UsageError(
@@ -190,6 +194,13 @@ def _write_zip(out: Path, tmp: Path, sources: Iterator[ArraySource], opts: _Opti
             if source.name in seen:
                 raise UsageError(f"{quoted(out)}: two arrays named '{source.name}'")
             seen.add(source.name)
+            try:
+                source.name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise UsageError(
+                    f"{quoted(out)}: cannot name a member '{source.name}.npy': the name holds "
+                    "bytes that are not UTF-8, which an .npz member name cannot; write HDF5"
+                ) from None
             with zf.open(f"{source.name}.npy", "w", force_zip64=True) as member:
                 write_npy_stream(member, source, opts.block_bytes)
 

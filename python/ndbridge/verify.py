@@ -37,6 +37,7 @@ from ._formats import HDF5, NPY, PathLike, detect_format, quoted
 from .arrays import (
     BLOCK_BYTES,
     ArraySource,
+    h5_dataset,
     h5_dataset_names,
     h5py_source,
     open_h5,
@@ -201,7 +202,7 @@ def _verify_h5(path: PathLike, block_bytes: int) -> Iterator[ArrayResult]:
     with open_h5(path) as file, cpp.H5File(path) as reader:
         listed = {obj["path"]: obj for obj in reader.list()}
         for name in h5_dataset_names(file):
-            dataset = file[name]
+            dataset = h5_dataset(file, path, name)
             entry = listed.get(f"/{name}")
 
             def cxx(name: str = name, entry: dict[str, Any] | None = entry) -> ArraySource:

@@ -22,6 +22,8 @@ import pytest
 
 import ndbridge
 from ndbridge import cpp
+from ndbridge.convert import convert
+from ndbridge.verify import verify
 
 ROWS = 1000
 CHUNK = 100
@@ -528,6 +530,39 @@ def test_names_that_are_not_utf8_still_list(tmp_path: Path) -> None:
     entry = next(e for e in cpp.list_h5(path) if e["path"] != "/")
     assert entry["path"] == "/caf\udce9" and entry["attributes"] == ["\udcb5m"]
     assert os.fsencode(entry["path"]) == b"/caf\xe9"
+
+    # A name given back finds its object, as the bytes do.
+    name = entry["path"]
+    with cpp.H5File(path) as f:
+        assert name in f and b"/caf\xe9" in f and "/caf\xe9" not in f
+        np.testing.assert_array_equal(f.read(name), np.arange(3))
+        np.testing.assert_array_equal(f.read(b"/caf\xe9", rows=(1, 3)), np.arange(1, 3))
+        np.testing.assert_array_equal(f.read_rows(name, 0, 2), np.arange(2))
+        assert f.attributes(name) == {"\udcb5m": 1.5}
+        with pytest.raises(UnicodeEncodeError, match="surrogates not allowed"):
+            f.read("/\ud800")  # no byte escapes to this one
+    np.testing.assert_array_equal(cpp.read_h5(path, name), np.arange(3))
+    assert cpp.read_h5_attrs(path, name) == {"\udcb5m": 1.5}
+
+
+def test_names_that_are_not_utf8_convert_and_verify(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.h5"
+    with h5py.File(path, "w", libver="earliest") as f:
+        f[b"caf\xe9"] = np.arange(3)
+    copy = tmp_path / "copy.h5"
+    convert(path, copy)
+    with h5py.File(copy, "r") as f:  # the same bytes, not their escaped text
+        assert len(f) == 1
+        np.testing.assert_array_equal(f[b"caf\xe9"][()], np.arange(3))
+    for checked in (path, copy):
+        report = verify(checked)
+        assert [(a.name, a.result) for a in report.arrays] == [("/caf\udce9", "identical")]
+    with pytest.raises(
+        ndbridge.UsageError,
+        match=re.escape("a member 'caf\udce9.npy': the name holds bytes that are not UTF-8"),
+    ):
+        convert(path, tmp_path / "out.npz")
+    assert not (tmp_path / "out.npz").exists()
 
 
 def test_compressors_whose_output_is_not_checked_are_refused(tmp_path: Path) -> None:
