@@ -332,6 +332,73 @@ def test_a_signal_among_the_final_renames_lets_the_run_complete(
     assert sorted(p.name for p in out.parent.iterdir()) == sorted(p.name for p in outputs(out))
 
 
+#: Runs the CLI (arguments from the third on) with the method named first
+#: ("module:Class.method") sending the process SIGINT each time it returns.
+_INTERRUPTED_AFTER = textwrap.dedent("""
+    import importlib, os, runpy, signal, sys
+    module, _, name = sys.argv[1].partition(":")
+    owner_name, _, method = name.rpartition(".")
+    owner = getattr(importlib.import_module(module), owner_name)
+    real = getattr(owner, method)
+    def then_interrupt(*args, **kwargs):
+        result = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGINT)
+        return result
+    setattr(owner, method, then_interrupt)
+    sys.argv = ["ndbridge", *sys.argv[2:]]
+    runpy.run_module("ndbridge", run_name="__main__")
+""")
+
+
+def test_ctrl_c_after_a_pack_has_finished_is_not_an_interruption(tmp_path: Path) -> None:
+    # The output is in place and the partial files are gone: "interrupted,
+    # --resume" would send the user to a state that no longer exists.
+    src = tmp_path / "src"
+    make_sources(src, classes=2, per_class=5, shape=(8, 8, 3))
+    out = tmp_path / "out.npy"
+    after_the_lock = [
+        sys.executable,
+        "-c",
+        _INTERRUPTED_AFTER,
+        "ndbridge.pack.lock:OutputLock.__exit__",
+    ]
+    run = subprocess.run(
+        [*after_the_lock, "pack", str(src), str(out)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("packed 10 images"), run.stdout
+    assert not run.stderr
+    assert np.load(out).shape == (10, 8, 8, 3)
+
+
+def test_resume_from_a_damaged_h5_partial_starts_over_and_says_so(tmp_path: Path) -> None:
+    # HDF5 files are not crash-safe: SIGKILL while libhdf5 writes a
+    # checkpoint's metadata can leave a partial file it cannot reopen.
+    src = tmp_path / "src"
+    make_sources(src, classes=2, per_class=300, shape=(8, 8, 3))
+    reference = tmp_path / "ref.h5"
+    ndbridge.pack(src, reference, labels="dirs", workers=1)
+    out = tmp_path / "out" / "out.h5"
+    out.parent.mkdir()
+    args = ["pack", str(src), str(out), "--labels", "dirs", "--workers", "1"]
+    # Interrupted after its first batch: progress checkpointed, whatever the machine's speed.
+    after_a_batch = [sys.executable, "-c", _INTERRUPTED_AFTER, "ndbridge.pack.h5_writer:H5Sink.add"]
+    stopped = subprocess.run([*after_a_batch, *args], capture_output=True, text=True)
+    assert stopped.returncode == 130, stopped.stderr
+    partial = out.with_name("out.h5.partial")
+    state = json.loads(partial.with_name("out.h5.partial.state.json").read_text())
+    assert 0 < state["consumed"] < 600, state
+    with partial.open("r+b") as f:
+        f.truncate(5000)  # the end of the file, with the metadata written last, gone
+
+    resumed = subprocess.run([*CLI, *args, "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"note: '{partial}' could not be resumed (" in resumed.stdout, resumed.stdout
+    assert "started over" in resumed.stdout, resumed.stdout
+    assert packed(out) == packed(reference)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["out.h5"]
+
+
 # -- full disk: a small tmpfs ----------------------------------------------------
 
 

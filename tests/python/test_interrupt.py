@@ -309,10 +309,20 @@ def test_a_second_pack_to_the_same_output_refuses_at_once(
     out = tmp_path / f"out.{fmt}"
     args = [str(src), str(out), "--labels", "dirs", "--workers", "2"]
     first = start(*args)
-    assert wait_for(out.with_name(f"out.{fmt}.lock"), first)
-    time.sleep(0.2)
-    second = subprocess.run([*CLI, "pack", *args, "--force"], capture_output=True, text=True,
-                            timeout=60)  # fmt: skip
+    lock = out.with_name(f"out.{fmt}.lock")
+    assert wait_for(lock, first)
+    deadline = time.monotonic() + 60
+    while str(first.pid) not in lock.read_text():  # the holder's record is written
+        assert first.poll() is None and time.monotonic() < deadline, "no lock record"
+        time.sleep(0.01)
+    # Stopped, the first run holds its lock for as long as the second takes
+    # to start, whatever the machine's speed.
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        second = subprocess.run([*CLI, "pack", *args, "--force"], capture_output=True,
+                                text=True, timeout=60)  # fmt: skip
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
     assert second.returncode == 1, second.stderr
     message = second.stderr.strip()
     assert len(message.splitlines()) == 1, message

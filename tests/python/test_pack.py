@@ -158,10 +158,27 @@ def test_flushing_while_packing_changes_nothing_and_stops(
     monkeypatch.setattr(_writeback, "INTERVAL", 0.0)
     flushed = []
     real = os.fdatasync
-    monkeypatch.setattr(os, "fdatasync", lambda fd: (flushed.append(fd), real(fd))[1])
+    flushing = threading.Event()
+
+    def fdatasync(fd: int) -> None:
+        flushed.append(fd)
+        flushing.set()
+        real(fd)
+
+    # A run this small can end before the flushing thread is first
+    # scheduled: the run's end waits (a while) for a first flush.
+    real_stop = _writeback.Writeback.stop
+
+    def stop(self: _writeback.Writeback) -> None:
+        flushing.wait(30)
+        real_stop(self)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    monkeypatch.setattr(_writeback.Writeback, "stop", stop)
     for fmt in ("h5", "npy"):
         out = tmp_path / f"out.{fmt}"
         flushed.clear()
+        flushing.clear()
         ndbridge.pack(src, out, labels="dirs", workers=1)
         assert flushed, fmt
         assert not [t for t in threading.enumerate() if t.name == "ndbridge-writeback"]

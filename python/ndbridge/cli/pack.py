@@ -118,7 +118,16 @@ def add_parser(commands: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Pack and print the summary."""
     from ..pack import pack
+    from ..pack.interrupt import signals_interrupt
 
+    # One block around the pack and its summary: a signal after the output
+    # is in place (pack.interrupt.completed) cannot turn the summary of a
+    # finished run into "interrupted".
+    with signals_interrupt():
+        return _pack_and_print(pack, args)
+
+
+def _pack_and_print(pack: Any, args: argparse.Namespace) -> int:
     summary = pack(
         args.src, args.out, format=args.format, workers=args.workers, labels=args.labels,
         store=args.store, resize=args.resize, resize_mode=args.resize_mode, mode=args.mode,

@@ -33,6 +33,7 @@ class Checkpoint:
     def __init__(self, out: Path) -> None:
         self.partial = out.with_name(out.name + ".partial")
         self.path = out.with_name(out.name + ".partial.state.json")
+        self._tmp = self.path.with_name(self.path.name + ".tmp")
 
     def load(self) -> dict[str, Any] | None:
         """The last record saved, or None when there is none (or it does not parse)."""
@@ -44,13 +45,14 @@ class Checkpoint:
 
     def save(self, state: dict[str, Any]) -> None:
         """Replace the record with ``state``."""
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self.path)
+        self._tmp.write_text(json.dumps(state))
+        os.replace(self._tmp, self.path)
 
     def remove(self) -> None:
-        """Delete the record (first, when a partial output goes: nothing left to resume)."""
+        """Delete the record (first, when a partial output goes: nothing left to
+        resume), and the next one if a run stopped while writing it."""
         self.path.unlink(missing_ok=True)
+        self._tmp.unlink(missing_ok=True)
 
     def check(
         self, state: dict[str, Any], options: dict[str, Any], root: str, classes: list[str]

@@ -14,6 +14,7 @@ which is what ``--resume`` continues from.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -24,7 +25,6 @@ import h5py
 import numpy as np
 
 from .. import packed
-from .._errors import UsageError
 from .checkpoint import Checkpoint
 from .decoding import Sample
 from .sources import Census
@@ -34,6 +34,16 @@ from .writeback import Writeback
 CHECKPOINT_SECONDS = 1.0
 _STR = h5py.string_dtype()
 _ENCODED_CHUNK = 1 << 20
+
+
+class _Damaged(Exception):
+    """A partial file that cannot be reopened or cut back to its checkpoint."""
+
+
+def _first_line(exc: BaseException) -> str:
+    # h5py's messages may carry HDF5's whole report; its first line says what failed.
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _hold_metadata(f: h5py.File) -> None:
@@ -118,10 +128,21 @@ class H5Sink:
         self._writeback = Writeback(self.partial)
         self._adding = False
         self.checkpoint = Checkpoint(out)
+        #: Why a --resume run started over instead, for the summary's notes.
+        self.restarted: str | None = None
         state = self.checkpoint.load() if resume and self.partial.exists() else None
         if state is not None and int(state.get("consumed", 0)) > 0:
             self.checkpoint.check(state, options, meta["source_root"], classes)
-            self.file = self._reopen(state)
+            try:
+                self.file = self._reopen(state)
+            except _Damaged as exc:
+                # HDF5 files are not crash-safe: a run killed (SIGKILL, the OOM
+                # killer, power) while libhdf5 wrote a checkpoint's metadata
+                # can leave a partial file that cannot be reopened or cut back.
+                # What it held cannot be trusted; packing it again can.
+                self.restarted = f"'{self.partial}' could not be resumed ({exc}); started over"
+                state = None
+        if state is not None and int(state.get("consumed", 0)) > 0:
             self.resumed = True
         else:
             # Nothing saved yet (or a fresh start): starting over loses nothing.
@@ -164,16 +185,12 @@ class H5Sink:
     def _reopen(self, state: dict[str, Any]) -> h5py.File:
         """The partial file, cut back to what ``state`` vouches for."""
 
-        def damaged(why: str) -> UsageError:
-            return UsageError(
-                f"cannot resume from '{self.partial}': it is damaged ({why}); "
-                "run without --resume to start over"
-            )
-
         try:
             f = h5py.File(self.partial, "a")
         except OSError as exc:
-            raise damaged(str(exc)) from None
+            if exc.errno:  # unreadable, not damaged: say so
+                raise
+            raise _Damaged(_first_line(exc)) from None
         try:
             written, skipped = int(state["written"]), int(state["skipped"])
             rows = {
@@ -183,11 +200,18 @@ class H5Sink:
             }
             for name, need in rows.items():
                 if name not in f or f[name].shape[0] < need:
-                    raise damaged(f"'{name}' holds fewer rows than its checkpoint says")
+                    raise _Damaged(f"'{name}' holds fewer rows than its checkpoint says")
             _hold_metadata(f)
             _rewind(f, written, skipped)
+        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+            with contextlib.suppress(OSError, RuntimeError):
+                f.close()
+            if isinstance(exc, OSError) and exc.errno:
+                raise
+            raise _Damaged(_first_line(exc)) from None
         except BaseException:
-            f.close()
+            with contextlib.suppress(OSError, RuntimeError):
+                f.close()
             raise
         return f
 

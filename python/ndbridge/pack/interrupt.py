@@ -30,8 +30,11 @@ SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 #: The signal that interrupted the pack running now, once one has.
 _pending: int | None = None
 
-#: Whether signals are held (:func:`signals_held`): handled, then dropped.
+#: Whether signals are held (:func:`signals_held`, :func:`completed`): handled, then dropped.
 _holding = False
+
+#: How many signals_interrupt blocks the main thread is in (the outermost one acts).
+_depth = 0
 
 
 class Interrupted(KeyboardInterrupt):
@@ -56,11 +59,25 @@ def raise_pending() -> None:
         raise Interrupted(_pending)
 
 
+def completed() -> None:
+    """Say that the run's output is in place: Ctrl-C, SIGTERM and SIGHUP that
+    come from now until the outermost signals_interrupt block ends are dropped.
+    A run that has succeeded must not then report itself interrupted, with a
+    --resume hint for a partial file that is gone. Outside such a block: nothing."""
+    global _holding
+    if _depth and threading.current_thread() is threading.main_thread():
+        _holding = True
+
+
 @contextlib.contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """Within the block, Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted`."""
-    global _pending
-    if threading.current_thread() is not threading.main_thread():
+    """Within the block, Ctrl-C, SIGTERM and SIGHUP raise :class:`Interrupted`.
+
+    Blocks nest: the command line's (around a pack and its summary) and the
+    pack's own; the outermost installs the handlers and puts them back.
+    """
+    global _pending, _depth, _holding
+    if threading.current_thread() is not threading.main_thread() or _depth:
         yield
         return
     replaced = {}
@@ -77,6 +94,7 @@ def signals_interrupt() -> Iterator[None]:
 
     _pending = None
     sys.unraisablehook = quiet_when_pending
+    _depth = 1
     try:
         yield
     finally:
@@ -84,6 +102,8 @@ def signals_interrupt() -> Iterator[None]:
             signal.signal(signum, previous)
         sys.unraisablehook = previous_hook
         _pending = None
+        _depth = 0
+        _holding = False
 
 
 def exit_status(exc: KeyboardInterrupt) -> int:

@@ -53,6 +53,7 @@ from .._core import __version__
 from .._errors import FormatError, UsageError
 from .._formats import PathLike, quoted
 from ..arrays import open_h5
+from .interrupt import completed
 
 #: Datasets whose rows run over the samples (or skipped files), in the order
 #: they are created in the master.
@@ -250,6 +251,7 @@ def merge(
         finally:
             os.close(fd)
         os.replace(partial, master)
+        completed()  # a pack's stitched output is in place: it has succeeded
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

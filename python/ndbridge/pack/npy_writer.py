@@ -85,6 +85,8 @@ class NpySink:
         self.classes = classes
         self.capacity = capacity
         self.resumed = False
+        #: Why a --resume run started over instead (only .h5 partial files can be damaged).
+        self.restarted: str | None = None
         self._images: Any = None
         self._writeback = Writeback(self.partial)
         state = self.checkpoint.load() if resume else None
@@ -381,8 +383,8 @@ class NpySink:
         # The state goes first: without it nothing is left to resume, and a
         # run stopped among these unlinks starts over instead of looking for
         # a partial file that is gone.
-        for p in (self.checkpoint.path, self.partial, self._labels_path, self._paths_path,
-                  self._skipped_path):  # fmt: skip
+        self.checkpoint.remove()
+        for p in (self.partial, self._labels_path, self._paths_path, self._skipped_path):
             p.unlink(missing_ok=True)
 
     def resumable(self) -> bool:

@@ -34,7 +34,7 @@ from .._formats import system_errno
 from .consistency import SampleSpec
 from .decoding import Sample, decode_batch
 from .engine import Decoder
-from .interrupt import raise_pending, reported, signals_held, signals_interrupt
+from .interrupt import completed, raise_pending, reported, signals_held, signals_interrupt
 from .job import PackJob, PackSummary, make_job
 from .lock import OutputLock
 from .sources import Census, sources, take_census
@@ -173,6 +173,8 @@ def pack_items(
             from .npy_writer import NpySink
 
             sink = NpySink(out, job.fmt, meta, options, census, resume)
+    if sink.restarted:
+        notes.append(sink.restarted)
     run = _Run(job, census, sink, workers, notes)
     try:
         run.skip_packed(items)
@@ -188,9 +190,9 @@ def pack_items(
         with _writing(partial):
             sink.finish(run.report(), census.ignored)
             # The output is complete: its renames are not cut short, and a
-            # signal in those milliseconds is dropped (the run has succeeded).
-            with signals_held():
-                path = sink.commit()
+            # signal from here on is dropped (the run has succeeded).
+            completed()
+            path = sink.commit()
     except KeyboardInterrupt as stop:
         with signals_held():
             _close_quietly(sink)
