@@ -350,25 +350,38 @@ _INTERRUPTED_AFTER = textwrap.dedent("""
 """)
 
 
+def _interrupted_after(method: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ndbridge ARGS`` with ``method`` sending the process SIGINT whenever it returns."""
+    command = [sys.executable, "-c", _INTERRUPTED_AFTER, method, *args]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
 def test_ctrl_c_after_a_pack_has_finished_is_not_an_interruption(tmp_path: Path) -> None:
     # The output is in place and the partial files are gone: "interrupted,
     # --resume" would send the user to a state that no longer exists.
     src = tmp_path / "src"
     make_sources(src, classes=2, per_class=5, shape=(8, 8, 3))
     out = tmp_path / "out.npy"
-    after_the_lock = [
-        sys.executable,
-        "-c",
-        _INTERRUPTED_AFTER,
-        "ndbridge.pack.lock:OutputLock.__exit__",
-    ]
-    run = subprocess.run(
-        [*after_the_lock, "pack", str(src), str(out)], capture_output=True, text=True
-    )
+    run = _interrupted_after("ndbridge.pack.lock:OutputLock.__exit__", "pack", str(src), str(out))
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("packed 10 images"), run.stdout
     assert not run.stderr
     assert np.load(out).shape == (10, 8, 8, 3)
+
+
+@pytest.mark.parametrize("fmt", ["h5", "npy"])
+def test_ctrl_c_before_any_progress_says_so_and_leaves_nothing(tmp_path: Path, fmt: str) -> None:
+    src = tmp_path / "src"
+    make_sources(src, classes=2, per_class=5, shape=(8, 8, 3))
+    out = tmp_path / "out" / f"out.{fmt}"
+    out.parent.mkdir()
+    # Interrupted as the walk over the packed files (none yet) ends, before the first batch.
+    run = _interrupted_after("ndbridge.pack.packer:_Run.skip_packed", "pack", str(src), str(out))
+    assert run.returncode == 130, run.stderr
+    assert run.stderr == "interrupted before any progress was saved; run the same command again\n"
+    assert list(out.parent.iterdir()) == []
+    again = subprocess.run([*CLI, "pack", str(src), str(out)], capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
 
 
 def test_resume_from_a_damaged_h5_partial_starts_over_and_says_so(tmp_path: Path) -> None:
@@ -382,8 +395,7 @@ def test_resume_from_a_damaged_h5_partial_starts_over_and_says_so(tmp_path: Path
     out.parent.mkdir()
     args = ["pack", str(src), str(out), "--labels", "dirs", "--workers", "1"]
     # Interrupted after its first batch: progress checkpointed, whatever the machine's speed.
-    after_a_batch = [sys.executable, "-c", _INTERRUPTED_AFTER, "ndbridge.pack.h5_writer:H5Sink.add"]
-    stopped = subprocess.run([*after_a_batch, *args], capture_output=True, text=True)
+    stopped = _interrupted_after("ndbridge.pack.h5_writer:H5Sink.add", *args)
     assert stopped.returncode == 130, stopped.stderr
     partial = out.with_name("out.h5.partial")
     state = json.loads(partial.with_name("out.h5.partial.state.json").read_text())

@@ -159,8 +159,8 @@ def test_signals_stop_with_one_line_and_resume_completes(
     out = tmp_path / "out.h5"
     args = [str(src), str(out), "--labels", "dirs", "--workers", "2"]
     proc = start(*args, shm=shm)
-    assert wait_for(out.with_name("out.h5.partial"), proc)
-    time.sleep(0.3)
+    # Once the first batch is checkpointed: progress to keep, most still to do.
+    assert wait_for(out.with_name("out.h5.partial.state.json"), proc)
     os.killpg(proc.pid, signum)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 128 + signum, err
@@ -291,8 +291,7 @@ def test_sigkill_of_the_main_process_leaves_nothing_running(
     out = tmp_path / "out.h5"
     args = [str(src), str(out), "--labels", "dirs", "--workers", "2"]
     proc = start(*args, shm=shm)
-    assert wait_for(out.with_name("out.h5.partial"), proc)
-    time.sleep(0.5)
+    assert wait_for(out.with_name("out.h5.partial.state.json"), proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL

@@ -298,8 +298,11 @@ class H5Sink:
                           report=report, written=self._count, skipped=self._skipped)  # fmt: skip
         self._adding = False
         # A checkpoint (what --resume trusts) at most once a second: flushing
-        # HDF5's metadata after every batch costs the packer real time.
-        if time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:
+        # HDF5's metadata after every batch costs the packer real time. And
+        # one after the run's first batch, so that a run stopped early has
+        # progress to resume from.
+        first = not self.checkpoint.path.exists()
+        if first or time.monotonic() - self._checkpointed >= CHECKPOINT_SECONDS:
             self._checkpoint()
 
     def _write(self, good: list[Sample], skipped: list[tuple[str, str]]) -> None:

@@ -178,6 +178,9 @@ def pack_items(
     run = _Run(job, census, sink, workers, notes)
     try:
         run.skip_packed(items)
+    except KeyboardInterrupt as stop:
+        _interrupted(sink, stop, resumable)
+        raise
     except BaseException:
         _close_quietly(sink)  # the partial stays as it was: nothing was added
         raise
@@ -194,15 +197,7 @@ def pack_items(
             completed()
             path = sink.commit()
     except KeyboardInterrupt as stop:
-        with signals_held():
-            _close_quietly(sink)
-        if resumable:
-            print(
-                f"interrupted: '{sink.partial}' keeps {_images(sink.count)}; run the same "
-                "command with --resume to continue, or without it to start over",
-                file=sys.stderr,
-            )
-            reported(stop)
+        _interrupted(sink, stop, resumable)
         raise
     except FileError as exc:
         if exc.errno in _NO_ROOM:
@@ -422,6 +417,30 @@ def _writing(partial: Path) -> Iterator[None]:
         # buffer address); the errno says it all.
         reason = os.strerror(code) if code else str(exc)
         raise file_error(code, f"cannot write '{partial}': {reason}") from exc
+
+
+def _interrupted(sink: Any, stop: KeyboardInterrupt, resumable: bool) -> None:
+    """Close the partial output of a run a signal stopped and say what it kept."""
+    with signals_held():
+        _close_quietly(sink)
+        kept = resumable and sink.resumable()
+        if resumable and not kept:  # nothing a --resume could continue from
+            with contextlib.suppress(OSError, RuntimeError):
+                sink.discard()
+    if not resumable:
+        return
+    if kept:
+        print(
+            f"interrupted: '{sink.partial}' keeps {_images(sink.count)}; run the same "
+            "command with --resume to continue, or without it to start over",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            "interrupted before any progress was saved; run the same command again",
+            file=sys.stderr,
+        )
+    reported(stop)
 
 
 def _close_quietly(sink: Any) -> None:
