@@ -235,11 +235,20 @@ def test_sigkill_leaves_previous_output_or_none_and_resume_completes(
 
 # -- killed at the renames that finish a run --------------------------------------
 
+#: The signal dispositions of a program started from a terminal: a suite run
+#: in the background or under nohup hands its children SIGINT and SIGHUP
+#: ignored, and pack (as every Unix program) keeps an ignored signal ignored.
+_TERMINAL_DISPOSITIONS = (
+    "signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)]"
+)
+
 #: Runs the CLI (arguments from the third on) with os.replace sending the
 #: process the signal numbered first right after it has renamed something
 #: to the path given second.
 _SIGNAL_AFTER_RENAME = textwrap.dedent("""
-    import os, runpy, sys
+    import os, runpy, signal, sys
+    TERMINAL_DISPOSITIONS
     signum, target, real = int(sys.argv[1]), os.path.abspath(sys.argv[2]), os.replace
     def replace(src, dst, *args, **kwargs):
         real(src, dst, *args, **kwargs)
@@ -248,7 +257,7 @@ _SIGNAL_AFTER_RENAME = textwrap.dedent("""
     os.replace = replace
     sys.argv = ["ndbridge", *sys.argv[3:]]
     runpy.run_module("ndbridge", run_name="__main__")
-""")
+""").replace("TERMINAL_DISPOSITIONS", _TERMINAL_DISPOSITIONS)
 
 
 def _pack_then_repack_over_it(tmp_path: Path, fmt: str) -> tuple[Path, Path, dict[str, Any]]:
@@ -336,6 +345,7 @@ def test_a_signal_among_the_final_renames_lets_the_run_complete(
 #: ("module:Class.method") sending the process SIGINT each time it returns.
 _INTERRUPTED_AFTER = textwrap.dedent("""
     import importlib, os, runpy, signal, sys
+    TERMINAL_DISPOSITIONS
     module, _, name = sys.argv[1].partition(":")
     owner_name, _, method = name.rpartition(".")
     owner = getattr(importlib.import_module(module), owner_name)
@@ -347,7 +357,7 @@ _INTERRUPTED_AFTER = textwrap.dedent("""
     setattr(owner, method, then_interrupt)
     sys.argv = ["ndbridge", *sys.argv[2:]]
     runpy.run_module("ndbridge", run_name="__main__")
-""")
+""").replace("TERMINAL_DISPOSITIONS", _TERMINAL_DISPOSITIONS)
 
 
 def _interrupted_after(method: str, *args: str) -> subprocess.CompletedProcess[str]:
