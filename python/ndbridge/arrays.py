@@ -89,6 +89,12 @@ def _name_text(name: str | bytes) -> str:
     return name if isinstance(name, str) else name.decode("utf-8", "surrogateescape")
 
 
+def h5py_name(name: str) -> bytes:
+    """``name`` as h5py takes it: the bytes, escaped ones included (h5py
+    encodes a str strictly)."""
+    return name.encode("utf-8", "surrogateescape")
+
+
 def h5_dataset_names(file: h5py.File) -> list[str]:
     """Every dataset of an open file, as paths without the leading ``/``, sorted."""
     names: list[str] = []
@@ -109,7 +115,7 @@ def h5_dataset(file: h5py.File, path: PathLike, name: str) -> h5py.Dataset:
     h5_dataset_names and the C++ listing give them): h5py takes them as bytes.
     """
     with h5py_errors(path):
-        obj = file.get(name.encode("utf-8", "surrogateescape"))
+        obj = file.get(h5py_name(name))
     if obj is None:
         raise NotFoundError(f"{quoted(path)}: no dataset named '{name}'")
     if not isinstance(obj, h5py.Dataset):

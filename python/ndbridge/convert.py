@@ -53,6 +53,7 @@ from .arrays import (
     h5_dataset,
     h5_dataset_names,
     h5py_errors,
+    h5py_name,
     h5py_source,
     npy_source,
     open_h5,
@@ -166,9 +167,9 @@ def _write_h5(out: Path, tmp: Path, sources: Iterator[ArraySource], opts: _Optio
                 if opts.compression == "gzip":
                     filters["compression_opts"] = opts.level
             try:
-                # Bytes: a name read as escaped non-UTF-8 bytes is written back as them.
+                # A name read as escaped non-UTF-8 bytes is written back as them.
                 dataset = file.create_dataset(
-                    source.name.encode("utf-8", "surrogateescape"),
+                    h5py_name(source.name),
                     shape=source.shape,
                     dtype=dtype,
                     **filters,

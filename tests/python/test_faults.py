@@ -72,12 +72,13 @@ def _text_summary(text: list[str]) -> tuple[Any, ...]:
     return (len(text), _digest("\0".join(text).encode(errors="surrogateescape")), *ends)
 
 
-def packed(out: Path) -> dict[str, Any]:
+def packed(out: Path, images: bool = True) -> dict[str, Any]:
     """Everything a packed output holds, by name: arrays as (dtype, shape,
     digest of the bytes), text as (count, digest, first, last), provenance
     without its creation time. Digests keep a failing comparison's report
     short (pytest's diff of megabytes runs past the test's timeout). Opening
-    and reading it all is also the check that the file is complete and valid."""
+    and reading it all is also the check that the file is complete and valid.
+    ``images=False``: a packed .npy output's OUT.meta.npz alone."""
     result: dict[str, Any] = {}
 
     def add(name: str, value: np.ndarray) -> None:
@@ -102,7 +103,8 @@ def packed(out: Path) -> dict[str, Any]:
             f.visititems(visit)
         return result
     if out.suffix == ".npy":
-        add("images", np.load(out))
+        if images:
+            add("images", np.load(out))
         archive = np.load(meta_of(out))
     else:
         archive = np.load(out)
@@ -134,14 +136,7 @@ def between_renames(out: Path, previous: Path, expected: dict[str, Any]) -> bool
     beside it, and the state and images left for --resume to finish."""
     if out.suffix != ".npy" or not same_bytes(out, previous / out.name):
         return False
-    scratch = out.with_name("between" + out.suffix)
-    shutil.copy(previous / out.name, scratch)
-    shutil.copy(meta_of(out), meta_of(scratch))
-    try:
-        meta = {k: v for k, v in packed(scratch).items() if k != "images"}
-    finally:
-        scratch.unlink()
-        meta_of(scratch).unlink()
+    meta = packed(out, images=False)
     partial = out.with_name(out.name + ".partial")
     return (
         meta == {k: v for k, v in expected.items() if k != "images"}
@@ -235,20 +230,26 @@ def test_sigkill_leaves_previous_output_or_none_and_resume_completes(
 
 # -- killed at the renames that finish a run --------------------------------------
 
-#: The signal dispositions of a program started from a terminal: a suite run
-#: in the background or under nohup hands its children SIGINT and SIGHUP
-#: ignored, and pack (as every Unix program) keeps an ignored signal ignored.
-_TERMINAL_DISPOSITIONS = (
-    "signal.signal(signal.SIGINT, signal.default_int_handler); "
-    "[signal.signal(s, signal.SIG_DFL) for s in (signal.SIGTERM, signal.SIGHUP)]"
+#: Runs its arguments with SIGINT, SIGTERM and SIGHUP at their defaults, or
+#: ignored when named in NDBRIDGE_TEST_IGNORE: a suite started in the
+#: background or under nohup inherits them ignored, and an ignored signal is
+#: the caller's choice, which pack keeps (as every Unix program does).
+SIGNALS_AS_A_TERMINAL_SETS_THEM = (
+    "import os, signal, sys\n"
+    "ignored = os.environ.pop('NDBRIDGE_TEST_IGNORE', '').split()\n"
+    "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):\n"
+    "    signal.signal(s, signal.SIG_IGN if s.name in ignored else signal.SIG_DFL)\n"
+    "os.execvp(sys.argv[1], sys.argv[1:])\n"
 )
+
+#: ``python -c SCRIPT`` started as from a terminal (see above).
+_AS_FROM_A_TERMINAL = [sys.executable, "-c", SIGNALS_AS_A_TERMINAL_SETS_THEM, sys.executable, "-c"]
 
 #: Runs the CLI (arguments from the third on) with os.replace sending the
 #: process the signal numbered first right after it has renamed something
 #: to the path given second.
 _SIGNAL_AFTER_RENAME = textwrap.dedent("""
-    import os, runpy, signal, sys
-    TERMINAL_DISPOSITIONS
+    import os, runpy, sys
     signum, target, real = int(sys.argv[1]), os.path.abspath(sys.argv[2]), os.replace
     def replace(src, dst, *args, **kwargs):
         real(src, dst, *args, **kwargs)
@@ -257,7 +258,7 @@ _SIGNAL_AFTER_RENAME = textwrap.dedent("""
     os.replace = replace
     sys.argv = ["ndbridge", *sys.argv[3:]]
     runpy.run_module("ndbridge", run_name="__main__")
-""").replace("TERMINAL_DISPOSITIONS", _TERMINAL_DISPOSITIONS)
+""")
 
 
 def _pack_then_repack_over_it(tmp_path: Path, fmt: str) -> tuple[Path, Path, dict[str, Any]]:
@@ -286,7 +287,7 @@ def _repack_signalled(
     rename to ``renamed``."""
     args = ["pack", str(src), str(out), "--labels", "dirs", "--workers", "1", "--force"]
     return subprocess.run(
-        [sys.executable, "-c", _SIGNAL_AFTER_RENAME, str(signum), str(renamed), *args],
+        [*_AS_FROM_A_TERMINAL, _SIGNAL_AFTER_RENAME, str(signum), str(renamed), *args],
         capture_output=True,
         text=True,
     )
@@ -345,7 +346,6 @@ def test_a_signal_among_the_final_renames_lets_the_run_complete(
 #: ("module:Class.method") sending the process SIGINT each time it returns.
 _INTERRUPTED_AFTER = textwrap.dedent("""
     import importlib, os, runpy, signal, sys
-    TERMINAL_DISPOSITIONS
     module, _, name = sys.argv[1].partition(":")
     owner_name, _, method = name.rpartition(".")
     owner = getattr(importlib.import_module(module), owner_name)
@@ -357,12 +357,12 @@ _INTERRUPTED_AFTER = textwrap.dedent("""
     setattr(owner, method, then_interrupt)
     sys.argv = ["ndbridge", *sys.argv[2:]]
     runpy.run_module("ndbridge", run_name="__main__")
-""").replace("TERMINAL_DISPOSITIONS", _TERMINAL_DISPOSITIONS)
+""")
 
 
 def _interrupted_after(method: str, *args: str) -> subprocess.CompletedProcess[str]:
     """``ndbridge ARGS`` with ``method`` sending the process SIGINT whenever it returns."""
-    command = [sys.executable, "-c", _INTERRUPTED_AFTER, method, *args]
+    command = [*_AS_FROM_A_TERMINAL, _INTERRUPTED_AFTER, method, *args]
     return subprocess.run(command, capture_output=True, text=True)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_faults import packed
+from test_faults import SIGNALS_AS_A_TERMINAL_SETS_THEM, packed
 
 import ndbridge
 
@@ -53,19 +53,6 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     reference = root / "reference.h5"
     subprocess.run([*CLI, "pack", str(src), str(reference), "--labels", "dirs"], check=True)
     return src, reference
-
-
-#: Runs its arguments with SIGINT, SIGTERM and SIGHUP at their defaults, or
-#: ignored when named in NDBRIDGE_TEST_IGNORE: a suite started in the
-#: background or under nohup inherits them ignored, and an ignored signal is
-#: the caller's choice, which pack keeps (as every Unix program does).
-SIGNALS_AS_A_TERMINAL_SETS_THEM = (
-    "import os, signal, sys\n"
-    "ignored = os.environ.pop('NDBRIDGE_TEST_IGNORE', '').split()\n"
-    "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):\n"
-    "    signal.signal(s, signal.SIG_IGN if s.name in ignored else signal.SIG_DFL)\n"
-    "os.execvp(sys.argv[1], sys.argv[1:])\n"
-)
 
 
 def start(

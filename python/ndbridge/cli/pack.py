@@ -124,19 +124,20 @@ def run(args: argparse.Namespace) -> int:
     # is in place (pack.interrupt.completed) cannot turn the summary of a
     # finished run into "interrupted".
     with signals_interrupt():
-        return _pack_and_print(pack, args)
+        summary = pack(
+            args.src, args.out, format=args.format, workers=args.workers, labels=args.labels,
+            store=args.store, resize=args.resize, resize_mode=args.resize_mode, mode=args.mode,
+            dtype=args.dtype, orientation=args.orientation, compression=args.compression,
+            gzip_level=args.gzip_level, input=args.input, on_error=args.on_error,
+            resume=args.resume, force=args.force, progress=False if args.json else args.progress,
+            shards=args.shards, shard_size=args.shard_size, scheduler=args.scheduler,
+            dask_address=args.dask_address, retries=args.retries,
+        )  # fmt: skip
+        _print_summary(summary, args)
+    return 0
 
 
-def _pack_and_print(pack: Any, args: argparse.Namespace) -> int:
-    summary = pack(
-        args.src, args.out, format=args.format, workers=args.workers, labels=args.labels,
-        store=args.store, resize=args.resize, resize_mode=args.resize_mode, mode=args.mode,
-        dtype=args.dtype, orientation=args.orientation, compression=args.compression,
-        gzip_level=args.gzip_level, input=args.input, on_error=args.on_error,
-        resume=args.resume, force=args.force, progress=False if args.json else args.progress,
-        shards=args.shards, shard_size=args.shard_size, scheduler=args.scheduler,
-        dask_address=args.dask_address, retries=args.retries,
-    )  # fmt: skip
+def _print_summary(summary: Any, args: argparse.Namespace) -> None:
     if args.json:
         json.dump(summary.as_dict(), sys.stdout)
         sys.stdout.write("\n")
@@ -156,7 +157,6 @@ def _pack_and_print(pack: Any, args: argparse.Namespace) -> int:
         _listed("ignored", s.ignored_files)
         for note in s.notes:
             print(f"  note: {note}")
-    return 0
 
 
 #: Files named in the text summary per list (--json names them all).

@@ -25,6 +25,7 @@ import h5py
 import numpy as np
 
 from .. import packed
+from .._formats import system_errno
 from .checkpoint import Checkpoint
 from .decoding import Sample
 from .sources import Census
@@ -40,10 +41,14 @@ class _Damaged(Exception):
     """A partial file that cannot be reopened or cut back to its checkpoint."""
 
 
-def _first_line(exc: BaseException) -> str:
+def _damaged_or(exc: BaseException) -> BaseException:
+    """What h5py's failure on a partial file means: ``exc`` itself when a
+    system call failed (unreadable, disk full), else the file is damaged."""
+    if system_errno(exc) is not None:
+        return exc
     # h5py's messages may carry HDF5's whole report; its first line says what failed.
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return _Damaged(text.splitlines()[0] if text else type(exc).__name__)
 
 
 def _hold_metadata(f: h5py.File) -> None:
@@ -131,7 +136,8 @@ class H5Sink:
         #: Why a --resume run started over instead, for the summary's notes.
         self.restarted: str | None = None
         state = self.checkpoint.load() if resume and self.partial.exists() else None
-        if state is not None and int(state.get("consumed", 0)) > 0:
+        self.resumed = state is not None and int(state.get("consumed", 0)) > 0
+        if self.resumed:
             self.checkpoint.check(state, options, meta["source_root"], classes)
             try:
                 self.file = self._reopen(state)
@@ -141,14 +147,11 @@ class H5Sink:
                 # can leave a partial file that cannot be reopened or cut back.
                 # What it held cannot be trusted; packing it again can.
                 self.restarted = f"'{self.partial}' could not be resumed ({exc}); started over"
-                state = None
-        if state is not None and int(state.get("consumed", 0)) > 0:
-            self.resumed = True
-        else:
+                self.resumed = False
+        if not self.resumed:
             # Nothing saved yet (or a fresh start): starting over loses nothing.
             self.checkpoint.remove()
             self.file = self._create(meta, options, classes)
-            self.resumed = False
             state = {"consumed": 0, "written": 0, "skipped": 0, "last": None, "digest": None,
                      "report": {}}  # fmt: skip
         _hold_metadata(self.file)
@@ -188,9 +191,7 @@ class H5Sink:
         try:
             f = h5py.File(self.partial, "a")
         except OSError as exc:
-            if exc.errno:  # unreadable, not damaged: say so
-                raise
-            raise _Damaged(_first_line(exc)) from None
+            raise _damaged_or(exc) from None
         try:
             written, skipped = int(state["written"]), int(state["skipped"])
             rows = {
@@ -203,15 +204,11 @@ class H5Sink:
                     raise _Damaged(f"'{name}' holds fewer rows than its checkpoint says")
             _hold_metadata(f)
             _rewind(f, written, skipped)
-        except (OSError, RuntimeError, KeyError, ValueError) as exc:
+        except BaseException as exc:
             with contextlib.suppress(OSError, RuntimeError):
                 f.close()
-            if isinstance(exc, OSError) and exc.errno:
-                raise
-            raise _Damaged(_first_line(exc)) from None
-        except BaseException:
-            with contextlib.suppress(OSError, RuntimeError):
-                f.close()
+            if isinstance(exc, (OSError, RuntimeError, KeyError, ValueError)):
+                raise _damaged_or(exc) from None
             raise
         return f
 
